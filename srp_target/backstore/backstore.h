@@ -1,0 +1,60 @@
+// A memory-mapped backstore: a regular file (created sparse when missing), a
+// block device, or anonymous shared memory. The transport moves data straight
+// to and from bytes() with RDMA; durability is explicit through flush().
+// Thread safety: bytes() may be used from any thread; flush/discard are
+// thread-safe system calls. Setup errors throw BackstoreError with a message
+// that names the path and the problem.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace srp::target {
+
+class BackstoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class BackstoreKind { file, block_device, anonymous };
+
+struct BackstoreConfig {
+    std::string path;             // empty: anonymous memory
+    std::uint64_t size_bytes = 0; // 0: the size of an existing file or device
+    bool read_only = false;
+};
+
+class Backstore {
+public:
+    explicit Backstore(const BackstoreConfig& config);
+    ~Backstore();
+    Backstore(const Backstore&) = delete;
+    Backstore& operator=(const Backstore&) = delete;
+
+    std::span<std::uint8_t> bytes() const noexcept { return {base_, size_bytes_}; }
+    std::uint64_t size_bytes() const noexcept { return size_bytes_; }
+    bool read_only() const noexcept { return read_only_; }
+    BackstoreKind kind() const noexcept { return kind_; }
+    const std::string& path() const noexcept { return path_; }
+
+    // Makes [offset, offset+length) durable (msync MS_SYNC, which on Linux
+    // also fdatasyncs the file range). No-op for anonymous memory.
+    std::expected<void, std::error_code> flush(std::uint64_t offset, std::uint64_t length) const noexcept;
+    // Deallocates the range; afterwards it reads as zeros (hole punch, or
+    // MADV_REMOVE for anonymous memory).
+    std::expected<void, std::error_code> discard(std::uint64_t offset, std::uint64_t length) const noexcept;
+
+private:
+    std::string path_;
+    BackstoreKind kind_;
+    bool read_only_;
+    int fd_ = -1;
+    std::uint64_t size_bytes_ = 0;
+    std::uint8_t* base_ = nullptr;
+};
+
+}  // namespace srp::target

@@ -1,0 +1,134 @@
+// A SCSI direct-access logical unit (SBC-3) over a Backstore. Transport
+// agnostic: SRP today, iSCSI later. Thread safety: submit() and
+// complete_data_out() may run concurrently from several poller threads; READ
+// and WRITE touch only immutable state and atomics, other commands take
+// state_mutex_.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "common/scsi/cdb.h"
+#include "srp_target/backstore/backstore.h"
+#include "srp_target/scsi/reservations.h"
+#include "srp_target/scsi/scsi_task.h"
+
+namespace srp::target {
+
+struct LogicalUnitConfig {
+    std::uint32_t block_size = 512;  // 512 or 4096
+    std::string serial;              // VPD 0x80; derived from the path when empty
+    std::string vendor = "SRPTGT";   // INQUIRY, padded to 8
+    std::string product = "MMAP LUN";
+    std::string revision = "0001";
+};
+
+// Limits reported in the Block Limits VPD page and enforced by the engine.
+inline constexpr std::uint32_t kMaxTransferBytes = 8u << 20;      // per READ/WRITE command
+inline constexpr std::uint32_t kMaxCompareAndWriteBlocks = 1;      // like LIO and SCST
+inline constexpr std::uint32_t kMaxUnmapDescriptors = 256;
+inline constexpr std::uint32_t kMaxWriteSameBytes = 64u << 20;     // bounds a single command's work
+
+class LogicalUnit {
+public:
+    LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig config);
+
+    // A nexus becomes known at login: it gets the power-on unit attention (SAM-5 6.2).
+    void attach_nexus(NexusId nexus);
+    void detach_nexus(NexusId nexus);
+
+    // expected_data_out_bytes: what the initiator described for DATA-OUT.
+    ScsiTask submit(NexusId nexus, std::span<const std::uint8_t> cdb, std::uint64_t expected_data_out_bytes);
+    void complete_data_out(ScsiTask& task);
+
+    // LOGICAL UNIT RESET (SAM-5 7.7): clears SPC-2 reservations and mode
+    // changes, and raises a unit attention on every other nexus.
+    void reset(NexusId requester);
+
+    std::uint64_t block_count() const noexcept { return backstore_->size_bytes() / config_.block_size; }
+    std::uint32_t block_size() const noexcept { return config_.block_size; }
+    const LogicalUnitConfig& config() const noexcept { return config_; }
+    Backstore& backstore() const noexcept { return *backstore_; }
+    std::uint64_t naa_identifier() const noexcept { return naa_id_; }
+    bool write_cache_enabled() const noexcept { return write_cache_enabled_.load(std::memory_order_relaxed); }
+
+private:
+    using Handler = void (LogicalUnit::*)(ScsiTask&, scsi::Cdb);
+    struct CommandInfo {
+        Handler handler = nullptr;
+        AccessClass access = AccessClass::always_allowed;
+        bool reports_unit_attention = true;  // INQUIRY, REPORT LUNS, REQUEST SENSE do not
+        bool needs_medium = false;           // fails with NOT READY while stopped
+    };
+    static const CommandInfo* lookup(std::uint8_t opcode) noexcept;
+
+    // Common checks.
+    bool check_range(ScsiTask& task, std::uint64_t lba, std::uint64_t blocks);
+    bool check_writable(ScsiTask& task);
+    void expect_data_out(ScsiTask& task, std::span<std::uint8_t> buffer, bool backstore,
+                         ScsiTask::Continuation next);
+    std::span<std::uint8_t> blocks_span(std::uint64_t lba, std::uint64_t blocks) const noexcept;
+    bool flush_or_fail(ScsiTask& task, std::uint64_t lba, std::uint64_t blocks);
+    void set_data_in(ScsiTask& task, std::vector<std::uint8_t> data, std::uint32_t allocation_length);
+    void establish_unit_attention(NexusId nexus, scsi::Asc asc);  // state_mutex_ held
+    std::optional<scsi::Asc> take_unit_attention(NexusId nexus);
+
+    // Handlers (logical_unit_*.cpp).
+    void test_unit_ready(ScsiTask&, scsi::Cdb);
+    void request_sense(ScsiTask&, scsi::Cdb);
+    void inquiry(ScsiTask&, scsi::Cdb);
+    void read_capacity10(ScsiTask&, scsi::Cdb);
+    void service_action_in16(ScsiTask&, scsi::Cdb);
+    void read(ScsiTask&, scsi::Cdb);
+    void write(ScsiTask&, scsi::Cdb);
+    void verify(ScsiTask&, scsi::Cdb);
+    void synchronize_cache(ScsiTask&, scsi::Cdb);
+    void write_same(ScsiTask&, scsi::Cdb);
+    void unmap(ScsiTask&, scsi::Cdb);
+    void compare_and_write(ScsiTask&, scsi::Cdb);
+    void mode_sense(ScsiTask&, scsi::Cdb);
+    void mode_select(ScsiTask&, scsi::Cdb);
+    void start_stop_unit(ScsiTask&, scsi::Cdb);
+    void prevent_allow(ScsiTask&, scsi::Cdb);
+    void maintenance_in(ScsiTask&, scsi::Cdb);
+    void persistent_reserve_in(ScsiTask&, scsi::Cdb);
+    void persistent_reserve_out(ScsiTask&, scsi::Cdb);
+    void reserve(ScsiTask&, scsi::Cdb);
+    void release(ScsiTask&, scsi::Cdb);
+
+    // Continuations after data-out.
+    void finish_write(ScsiTask&);
+    void finish_verify_bytes(ScsiTask&);
+    void finish_compare_and_write(ScsiTask&);
+    void finish_write_same(ScsiTask&);
+    void finish_unmap(ScsiTask&);
+    void finish_mode_select(ScsiTask&);
+    void finish_persistent_reserve_out(ScsiTask&);
+
+    // Page builders.
+    std::vector<std::uint8_t> standard_inquiry() const;
+    std::optional<std::vector<std::uint8_t>> vpd_page(std::uint8_t page) const;
+    std::vector<std::uint8_t> mode_page(std::uint8_t page, std::uint8_t control) const;
+
+    std::unique_ptr<Backstore> backstore_;
+    LogicalUnitConfig config_;
+    std::uint64_t naa_id_;
+    bool thin_provisioned_;
+    std::atomic<bool> write_cache_enabled_{true};
+    std::atomic<bool> started_{true};
+    std::atomic<int> nexuses_with_unit_attention_{0};
+    std::atomic<bool> reservation_active_{false};
+
+    std::mutex state_mutex_;  // guards everything below
+    std::unordered_map<NexusId, std::deque<scsi::Asc>> unit_attentions_;
+    Reservations reservations_;
+    std::mutex compare_and_write_mutex_;  // COMPARE AND WRITE is atomic against itself
+};
+
+}  // namespace srp::target

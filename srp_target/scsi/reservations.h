@@ -1,0 +1,75 @@
+// Reservation state of one logical unit: SPC-4 persistent reservations
+// (5.12, PERSISTENT RESERVE IN/OUT) and SPC-2 RESERVE/RELEASE. Pure logic,
+// no locking: LogicalUnit serializes access under its state mutex.
+// Registrations are per I_T nexus and are not persisted (APTPL unsupported,
+// REPORT CAPABILITIES says so).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "common/scsi/sense.h"
+#include "srp_target/scsi/scsi_task.h"
+
+namespace srp::target {
+
+enum class PrType : std::uint8_t {
+    write_exclusive = 1,
+    exclusive_access = 3,
+    write_exclusive_registrants_only = 5,
+    exclusive_access_registrants_only = 6,
+    write_exclusive_all_registrants = 7,
+    exclusive_access_all_registrants = 8,
+};
+
+// How a command interacts with reservations (SPC-4 table 49 in spirit).
+enum class AccessClass { always_allowed, read, write };
+
+// Outcome of a PR OUT service action: GOOD, RESERVATION CONFLICT, or CHECK CONDITION.
+struct PrOutcome {
+    scsi::Status status = scsi::Status::good;
+    std::optional<scsi::SenseBuilder> sense;
+    // Unit attentions to establish for other nexuses.
+    std::vector<std::pair<NexusId, scsi::Asc>> unit_attentions;
+};
+
+class Reservations {
+public:
+    // True when the command must end with RESERVATION CONFLICT.
+    bool conflicts(NexusId nexus, AccessClass access) const noexcept;
+
+    // PERSISTENT RESERVE OUT: service action (CDB byte 1), scope/type byte (CDB byte 2), parameter list.
+    PrOutcome persistent_reserve_out(NexusId nexus, std::uint8_t service_action, std::uint8_t scope_type,
+                                     std::span<const std::uint8_t> parameters);
+    // PERSISTENT RESERVE IN data for service action 0/1/2; nullopt for unsupported actions.
+    std::optional<std::vector<std::uint8_t>> persistent_reserve_in(std::uint8_t service_action) const;
+
+    // SPC-2 RESERVE/RELEASE. reserve() returns false on conflict.
+    bool reserve_spc2(NexusId nexus) noexcept;
+    void release_spc2(NexusId nexus) noexcept;
+    // LOGICAL UNIT RESET clears the SPC-2 reservation (SPC-2 5.5.1); persistent ones stay.
+    void on_logical_unit_reset() noexcept { spc2_holder_.reset(); }
+    // A nexus that goes away loses its SPC-2 reservation; its registration stays (SPC-4 5.12.1).
+    void on_nexus_gone(NexusId nexus) noexcept;
+
+    std::uint32_t generation() const noexcept { return generation_; }
+    // True while any reservation could make a command conflict.
+    bool active() const noexcept { return type_.has_value() || spc2_holder_.has_value(); }
+
+private:
+    bool is_registered(NexusId nexus) const noexcept { return registrations_.contains(nexus); }
+    bool all_registrants_type() const noexcept;
+    bool is_holder(NexusId nexus) const noexcept;
+    void remove_registration(NexusId nexus, PrOutcome& out, scsi::Asc ua, NexusId requester);
+
+    std::map<NexusId, std::uint64_t> registrations_;  // ordered: READ KEYS output is stable
+    std::optional<NexusId> holder_;                   // unset for all-registrants types
+    std::optional<PrType> type_;
+    std::uint32_t generation_ = 0;
+    std::optional<NexusId> spc2_holder_;
+};
+
+}  // namespace srp::target

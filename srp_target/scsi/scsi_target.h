@@ -1,0 +1,38 @@
+// The set of logical units one target exports, and the commands that are
+// answered for the target as a whole: REPORT LUNS (SPC-4 6.33) and anything
+// addressed to a LUN that does not exist (SPC-4 6.6.2, SAM-5 5.9.2).
+// Thread safety: the LUN map is fixed after construction; LogicalUnit
+// methods are thread safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+
+#include "srp_target/scsi/logical_unit.h"
+
+namespace srp::target {
+
+class ScsiTarget {
+public:
+    void add_lun(std::uint16_t lun, std::shared_ptr<LogicalUnit> unit);
+    LogicalUnit* find(std::uint16_t lun) const noexcept;
+    const std::map<std::uint16_t, std::shared_ptr<LogicalUnit>>& luns() const noexcept { return luns_; }
+
+    void attach_nexus(NexusId nexus);
+    void detach_nexus(NexusId nexus);
+
+    // lun is the decoded LUN number, or nullopt for an address we cannot decode.
+    ScsiTask submit(NexusId nexus, std::optional<std::uint16_t> lun, std::span<const std::uint8_t> cdb,
+                    std::uint64_t expected_data_out_bytes);
+    void complete_data_out(std::optional<std::uint16_t> lun, ScsiTask& task);
+
+private:
+    ScsiTask report_luns(std::span<const std::uint8_t> cdb) const;
+    static ScsiTask unknown_lun(std::span<const std::uint8_t> cdb);
+
+    std::map<std::uint16_t, std::shared_ptr<LogicalUnit>> luns_;
+};
+
+}  // namespace srp::target
