@@ -153,8 +153,9 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
         }
         case sa::kPreempt:
         case sa::kPreemptAndAbort: {
-            if (scope != 0) return check(Asc::invalid_field_in_cdb, true, 2, 7);
-            if (!valid_type(type)) return check(Asc::invalid_field_in_cdb, true, 2, 3);
+            // Scope and type only matter when a reservation can change hands.
+            if (type_ && scope != 0) return check(Asc::invalid_field_in_cdb, true, 2, 7);
+            if (type_ && !valid_type(type)) return check(Asc::invalid_field_in_cdb, true, 2, 3);
             if (type_ && all_registrants_type() && sa_key == 0) {
                 // SPC-4 5.12.11.2.4: preempting an all-registrants reservation with key 0
                 // removes every other registrant and takes the reservation.

@@ -1,0 +1,60 @@
+// A logical unit over a real backstore file in a temporary directory, and a
+// run() helper that plays the transport: it supplies data-out and collects
+// data-in, status and sense.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/scsi/sense.h"
+#include "common/wire/big_endian.h"
+#include "srp_target/scsi/scsi_target.h"
+#include "tests/unit/hex.h"
+#include "tests/unit/temp_dir.h"
+
+namespace srp::test {
+
+struct EngineResult {
+    scsi::Status status = scsi::Status::good;
+    std::vector<std::uint8_t> sense;
+    std::vector<std::uint8_t> data;
+    bool zero_copy = false;
+    std::uint64_t data_out_unused = 0;
+
+    std::uint8_t sense_key() const { return sense.size() > 2 ? sense[2] & 0x0f : 0; }
+    std::uint16_t asc() const { return sense.size() > 13 ? static_cast<std::uint16_t>(sense[12] << 8 | sense[13]) : 0; }
+};
+
+class Engine {
+public:
+    static constexpr target::NexusId kNexus = 1;
+    static constexpr target::NexusId kOtherNexus = 2;
+
+    explicit Engine(std::uint32_t block_size = 512, std::uint64_t blocks = 2048, bool read_only = false);
+
+    // Runs a command on LUN 0 (or `lun`). expected_out defaults to data_out.size().
+    EngineResult run(const std::vector<std::uint8_t>& cdb, const std::vector<std::uint8_t>& data_out = {},
+                     target::NexusId nexus = kNexus, std::optional<std::uint64_t> expected_out = {},
+                     std::optional<std::uint16_t> lun = 0);
+    std::span<std::uint8_t> medium() const { return unit->backstore().bytes(); }
+
+    TempDir dir;
+    std::shared_ptr<target::LogicalUnit> unit;
+    target::ScsiTarget target;
+};
+
+std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed);
+
+// Checks CHECK CONDITION with the sense key and ASC/ASCQ.
+// The result expression is evaluated once: it usually runs a command.
+#define CHECK_SENSE(result, key_, asc_)                                                  \
+    do {                                                                                 \
+        const srp::test::EngineResult& checked_ = (result);                              \
+        CHECK(checked_.status == srp::scsi::Status::check_condition);                    \
+        CHECK(checked_.sense_key() == static_cast<int>(srp::scsi::SenseKey::key_));      \
+        CHECK(checked_.asc() == static_cast<std::uint16_t>(srp::scsi::Asc::asc_));       \
+    } while (0)
+
+}  // namespace srp::test
