@@ -1,0 +1,280 @@
+#include "common/fabric/loopback.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace srp::fabric {
+
+// ---- domain ------------------------------------------------------------------
+
+class LoopbackRegistration : public Registration {
+public:
+    LoopbackRegistration(std::shared_ptr<LoopbackDomain> domain, std::uint32_t key, std::span<std::uint8_t> bytes)
+        : domain_(std::move(domain)), key_(key), bytes_(bytes) {}
+    ~LoopbackRegistration() override { domain_->unregister(key_); }
+    std::uint32_t lkey() const noexcept override { return key_; }
+    std::uint32_t rkey() const noexcept override { return key_; }
+    std::span<std::uint8_t> bytes() const noexcept override { return bytes_; }
+
+private:
+    std::shared_ptr<LoopbackDomain> domain_;
+    std::uint32_t key_;
+    std::span<std::uint8_t> bytes_;
+};
+
+std::expected<std::unique_ptr<Registration>, std::error_code> LoopbackDomain::register_memory(
+    std::span<std::uint8_t> memory, bool remote_access) {
+    std::lock_guard lock(mutex_);
+    const std::uint32_t key = next_key_++;
+    regions_[key] = Region{memory, remote_access};
+    return std::make_unique<LoopbackRegistration>(shared_from_this(), key, memory);
+}
+
+void LoopbackDomain::unregister(std::uint32_t key) {
+    std::lock_guard lock(mutex_);
+    regions_.erase(key);
+}
+
+std::size_t LoopbackDomain::registration_count() const {
+    std::lock_guard lock(mutex_);
+    return regions_.size();
+}
+
+std::optional<std::span<std::uint8_t>> LoopbackDomain::resolve(const RemoteSegment& remote) const {
+    std::lock_guard lock(mutex_);
+    auto it = regions_.find(remote.rkey);
+    if (it == regions_.end() || !it->second.remote_access) return std::nullopt;
+    const auto base = reinterpret_cast<std::uintptr_t>(it->second.bytes.data());
+    if (remote.address < base || remote.address + remote.length > base + it->second.bytes.size())
+        return std::nullopt;
+    return it->second.bytes.subspan(remote.address - base, remote.length);
+}
+
+// ---- notifier ----------------------------------------------------------------
+
+LoopbackNotifier::LoopbackNotifier() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+LoopbackNotifier::~LoopbackNotifier() { ::close(fd_); }
+void LoopbackNotifier::consume() noexcept {
+    std::uint64_t value;
+    while (::read(fd_, &value, sizeof value) == sizeof value) {
+    }
+}
+void LoopbackNotifier::wake() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+}
+
+// ---- pair state ----------------------------------------------------------------
+
+struct LoopbackConnection::Shared {
+    struct Side {
+        std::shared_ptr<LoopbackDomain> domain;
+        std::shared_ptr<LoopbackNotifier> notifier;
+        std::deque<std::pair<std::uint64_t, LocalSegment>> receives;
+        std::deque<std::vector<std::uint8_t>> unmatched;  // sends that arrived before a receive (RNR retry)
+        std::deque<Completion> completions;
+        std::deque<Completion> held;
+        LoopbackFaults faults;
+        bool alive = true;  // the LoopbackConnection object still exists
+    };
+    std::mutex mutex;
+    bool connected = true;
+    Side sides[2];
+};
+
+std::pair<std::unique_ptr<LoopbackConnection>, std::unique_ptr<LoopbackConnection>> make_loopback_pair(
+    std::shared_ptr<LoopbackDomain> domain_a, std::shared_ptr<LoopbackNotifier> notifier_a,
+    std::shared_ptr<LoopbackDomain> domain_b, std::shared_ptr<LoopbackNotifier> notifier_b) {
+    auto shared = std::make_shared<LoopbackConnection::Shared>();
+    shared->sides[0].domain = std::move(domain_a);
+    shared->sides[0].notifier = std::move(notifier_a);
+    shared->sides[1].domain = std::move(domain_b);
+    shared->sides[1].notifier = std::move(notifier_b);
+    return {std::make_unique<LoopbackConnection>(shared, 0), std::make_unique<LoopbackConnection>(shared, 1)};
+}
+
+LoopbackConnection::LoopbackConnection(std::shared_ptr<Shared> shared, int side)
+    : shared_(std::move(shared)), side_(side) {}
+
+LoopbackConnection::~LoopbackConnection() {
+    disconnect();
+    std::lock_guard lock(shared_->mutex);
+    shared_->sides[side_].alive = false;
+}
+
+void LoopbackConnection::complete_locked(int side, Completion c) {
+    auto& s = shared_->sides[side];
+    if (!s.alive) return;
+    if (s.faults.hold_completions) {
+        s.held.push_back(c);
+        return;
+    }
+    s.completions.push_back(c);
+    if (s.notifier) s.notifier->wake();
+}
+
+PostResult LoopbackConnection::post_receive(std::uint64_t wr_id, LocalSegment buffer) {
+    std::lock_guard lock(shared_->mutex);
+    auto& me = shared_->sides[side_];
+    if (!shared_->connected) {
+        complete_locked(side_, Completion{wr_id, WorkKind::receive, CompletionStatus::flushed, 0});
+        return {};
+    }
+    if (!me.unmatched.empty()) {  // a send waited for this receive
+        auto data = std::move(me.unmatched.front());
+        me.unmatched.pop_front();
+        const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), buffer.length));
+        std::memcpy(buffer.address, data.data(), n);
+        complete_locked(side_, Completion{wr_id, WorkKind::receive,
+                                          data.size() > buffer.length ? CompletionStatus::local_error
+                                                                      : CompletionStatus::success,
+                                          n});
+        return {};
+    }
+    me.receives.emplace_back(wr_id, buffer);
+    return {};
+}
+
+PostResult LoopbackConnection::send_locked(std::uint64_t wr_id, LocalSegment iu) {
+    auto& peer = shared_->sides[1 - side_];
+    if (!shared_->connected) {
+        complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::flushed, 0});
+        return {};
+    }
+    if (peer.receives.empty()) {
+        peer.unmatched.emplace_back(iu.address, iu.address + iu.length);
+    } else {
+        auto [peer_wr, buffer] = peer.receives.front();
+        peer.receives.pop_front();
+        if (iu.length > buffer.length) {  // the receiver's buffer is too small: both sides fail
+            complete_locked(1 - side_, Completion{peer_wr, WorkKind::receive, CompletionStatus::local_error, 0});
+            complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::remote_operation_error, 0});
+            return {};
+        }
+        std::memcpy(buffer.address, iu.address, iu.length);
+        complete_locked(1 - side_, Completion{peer_wr, WorkKind::receive, CompletionStatus::success, iu.length});
+    }
+    complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::success, 0});
+    return {};
+}
+
+PostResult LoopbackConnection::post_send(std::uint64_t wr_id, LocalSegment iu) {
+    std::lock_guard lock(shared_->mutex);
+    return send_locked(wr_id, iu);
+}
+
+std::optional<CompletionStatus> LoopbackConnection::rdma_locked(std::span<const RdmaOp> ops, bool read) {
+    auto& me = shared_->sides[side_];
+    if (me.faults.next_rdma_status) {
+        auto status = *me.faults.next_rdma_status;
+        me.faults.next_rdma_status.reset();
+        return status;
+    }
+    const auto& peer_domain = shared_->sides[1 - side_].domain;
+    for (const auto& op : ops) {
+        auto remote = peer_domain->resolve(op.remote);
+        if (!remote) return CompletionStatus::remote_access_error;
+        std::size_t at = 0;
+        for (const auto& local : op.local) {
+            const std::size_t n = std::min<std::size_t>(local.length, remote->size() - at);
+            if (read) std::memcpy(local.address, remote->data() + at, n);
+            else std::memcpy(remote->data() + at, local.address, n);
+            at += n;
+        }
+    }
+    return std::nullopt;
+}
+
+PostResult LoopbackConnection::post_rdma_read(std::uint64_t wr_id, std::span<const RdmaOp> ops) {
+    std::lock_guard lock(shared_->mutex);
+    for (const auto& op : ops)
+        if (op.local.size() > max_rdma_read_sge()) return std::unexpected(PostError::too_many_segments);
+    if (!shared_->connected) {
+        complete_locked(side_, Completion{wr_id, WorkKind::rdma_read, CompletionStatus::flushed, 0});
+        return {};
+    }
+    auto failure = rdma_locked(ops, true);
+    complete_locked(side_, Completion{wr_id, WorkKind::rdma_read, failure.value_or(CompletionStatus::success), 0});
+    if (failure) shared_->connected = false;  // an RC QP goes to error on a failed RDMA
+    return {};
+}
+
+PostResult LoopbackConnection::post_rdma_write_then_send(std::uint64_t wr_id, std::span<const RdmaOp> ops,
+                                                         LocalSegment iu) {
+    std::lock_guard lock(shared_->mutex);
+    for (const auto& op : ops)
+        if (op.local.size() > max_send_sge()) return std::unexpected(PostError::too_many_segments);
+    if (!shared_->connected) {
+        complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::flushed, 0});
+        return {};
+    }
+    if (auto failure = rdma_locked(ops, false)) {
+        complete_locked(side_, Completion{wr_id, WorkKind::send, *failure, 0});
+        shared_->connected = false;
+        return {};
+    }
+    return send_locked(wr_id, iu);
+}
+
+std::size_t LoopbackConnection::poll(std::span<Completion> out) {
+    std::lock_guard lock(shared_->mutex);
+    auto& me = shared_->sides[side_];
+    std::size_t n = 0;
+    while (n < out.size() && !me.completions.empty()) {
+        out[n++] = me.completions.front();
+        me.completions.pop_front();
+    }
+    return n;
+}
+
+void LoopbackConnection::request_notification() {
+    std::lock_guard lock(shared_->mutex);
+    auto& me = shared_->sides[side_];
+    if (!me.completions.empty() && me.notifier) me.notifier->wake();
+}
+
+void LoopbackConnection::disconnect() {
+    std::lock_guard lock(shared_->mutex);
+    if (!shared_->connected && shared_->sides[0].receives.empty() && shared_->sides[1].receives.empty()) return;
+    shared_->connected = false;
+    for (int side = 0; side < 2; ++side) {  // flush posted receives on both ends, like an RC QP in error
+        auto& s = shared_->sides[side];
+        while (!s.receives.empty()) {
+            complete_locked(side, Completion{s.receives.front().first, WorkKind::receive, CompletionStatus::flushed, 0});
+            s.receives.pop_front();
+        }
+        if (s.notifier && s.alive) s.notifier->wake();
+    }
+}
+
+void LoopbackConnection::fail_next_rdma(CompletionStatus status) {
+    std::lock_guard lock(shared_->mutex);
+    shared_->sides[side_].faults.next_rdma_status = status;
+}
+
+void LoopbackConnection::hold_completions(bool hold) {
+    std::lock_guard lock(shared_->mutex);
+    auto& me = shared_->sides[side_];
+    me.faults.hold_completions = hold;
+    if (!hold) {
+        while (!me.held.empty()) {
+            me.completions.push_back(me.held.front());
+            me.held.pop_front();
+        }
+        if (me.notifier) me.notifier->wake();
+    }
+}
+
+bool LoopbackConnection::connected() const {
+    std::lock_guard lock(shared_->mutex);
+    return shared_->connected;
+}
+
+std::size_t LoopbackConnection::posted_receives() const {
+    std::lock_guard lock(shared_->mutex);
+    return shared_->sides[side_].receives.size();
+}
+
+}  // namespace srp::fabric

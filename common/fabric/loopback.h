@@ -1,0 +1,95 @@
+// In-memory fabric for fast tests of whole SRP exchanges: two connected
+// endpoints in one process, RDMA resolved through a domain's registrations,
+// and fault injection (disconnect, remote access error, held completions).
+// Thread safety: both ends of a pair may be driven from different threads.
+#pragma once
+
+#include <sys/eventfd.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "common/fabric/connection.h"
+
+namespace srp::fabric {
+
+class LoopbackDomain : public MemoryDomain, public std::enable_shared_from_this<LoopbackDomain> {
+public:
+    std::expected<std::unique_ptr<Registration>, std::error_code> register_memory(std::span<std::uint8_t> memory,
+                                                                                  bool remote_access) override;
+    // Resolves a remote access: the bytes, or nullopt for a bad rkey or range.
+    std::optional<std::span<std::uint8_t>> resolve(const RemoteSegment& remote) const;
+    std::size_t registration_count() const;
+
+private:
+    friend class LoopbackRegistration;
+    struct Region {
+        std::span<std::uint8_t> bytes;
+        bool remote_access;
+    };
+    void unregister(std::uint32_t key);
+    mutable std::mutex mutex_;
+    std::map<std::uint32_t, Region> regions_;
+    std::uint32_t next_key_ = 0x1000;
+};
+
+class LoopbackNotifier : public Notifier {
+public:
+    LoopbackNotifier();
+    ~LoopbackNotifier() override;
+    int fd() const noexcept override { return fd_; }
+    void consume() noexcept override;
+    void wake() noexcept;
+
+private:
+    int fd_;
+};
+
+class LoopbackConnection;
+struct LoopbackFaults {
+    std::optional<CompletionStatus> next_rdma_status;  // fail the next RDMA op with this status
+    bool hold_completions = false;                     // queue completions until released
+};
+
+// Creates a connected pair. Each end resolves the other end's RDMA through its domain.
+std::pair<std::unique_ptr<LoopbackConnection>, std::unique_ptr<LoopbackConnection>> make_loopback_pair(
+    std::shared_ptr<LoopbackDomain> domain_a, std::shared_ptr<LoopbackNotifier> notifier_a,
+    std::shared_ptr<LoopbackDomain> domain_b, std::shared_ptr<LoopbackNotifier> notifier_b);
+
+class LoopbackConnection : public Connection {
+public:
+    struct Shared;  // state of the pair, behind one mutex
+    LoopbackConnection(std::shared_ptr<Shared> shared, int side);
+    ~LoopbackConnection() override;
+
+    PostResult post_receive(std::uint64_t wr_id, LocalSegment buffer) override;
+    PostResult post_send(std::uint64_t wr_id, LocalSegment iu) override;
+    PostResult post_rdma_read(std::uint64_t wr_id, std::span<const RdmaOp> ops) override;
+    PostResult post_rdma_write_then_send(std::uint64_t wr_id, std::span<const RdmaOp> ops, LocalSegment iu) override;
+    std::size_t poll(std::span<Completion> out) override;
+    void request_notification() override;
+    void disconnect() override;
+    std::uint32_t max_send_sge() const noexcept override { return 4; }
+    std::uint32_t max_rdma_read_sge() const noexcept override { return 4; }
+
+    // Fault injection.
+    void fail_next_rdma(CompletionStatus status);
+    void hold_completions(bool hold);
+    bool connected() const;
+    std::size_t posted_receives() const;
+
+private:
+    PostResult send_locked(std::uint64_t wr_id, LocalSegment iu);
+    void complete_locked(int side, Completion c);
+    std::optional<CompletionStatus> rdma_locked(std::span<const RdmaOp> ops, bool read);
+
+    std::shared_ptr<Shared> shared_;
+    int side_;
+};
+
+}  // namespace srp::fabric

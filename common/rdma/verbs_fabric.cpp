@@ -1,0 +1,209 @@
+#include "common/rdma/verbs_fabric.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace srp::rdma {
+namespace {
+
+// Work requests of a chain other than its last carry this bit: they only
+// complete on error, and then the error must be reported once for the chain.
+constexpr std::uint64_t kChainMemberBit = 1ull << 63;
+
+fabric::CompletionStatus map_status(ibv_wc_status status) {
+    switch (status) {
+        case IBV_WC_SUCCESS: return fabric::CompletionStatus::success;
+        case IBV_WC_WR_FLUSH_ERR: return fabric::CompletionStatus::flushed;
+        case IBV_WC_REM_ACCESS_ERR: return fabric::CompletionStatus::remote_access_error;
+        case IBV_WC_REM_OP_ERR:
+        case IBV_WC_REM_INV_REQ_ERR: return fabric::CompletionStatus::remote_operation_error;
+        case IBV_WC_RETRY_EXC_ERR:
+        case IBV_WC_RNR_RETRY_EXC_ERR: return fabric::CompletionStatus::transport_error;
+        default: return fabric::CompletionStatus::local_error;
+    }
+}
+
+fabric::WorkKind map_kind(ibv_wc_opcode opcode) {
+    switch (opcode) {
+        case IBV_WC_RECV: return fabric::WorkKind::receive;
+        case IBV_WC_RDMA_READ: return fabric::WorkKind::rdma_read;
+        case IBV_WC_RDMA_WRITE: return fabric::WorkKind::rdma_write;
+        default: return fabric::WorkKind::send;
+    }
+}
+
+}  // namespace
+
+class VerbsRegistration : public fabric::Registration {
+public:
+    VerbsRegistration(MemoryRegion mr, std::span<std::uint8_t> bytes) : mr_(std::move(mr)), bytes_(bytes) {}
+    std::uint32_t lkey() const noexcept override { return mr_->lkey; }
+    std::uint32_t rkey() const noexcept override { return mr_->rkey; }
+    std::span<std::uint8_t> bytes() const noexcept override { return bytes_; }
+
+private:
+    MemoryRegion mr_;
+    std::span<std::uint8_t> bytes_;
+};
+
+std::expected<std::unique_ptr<fabric::Registration>, std::error_code> VerbsDomain::register_memory(
+    std::span<std::uint8_t> memory, bool remote_access) {
+    // RDMA READ writes into local memory, so LOCAL_WRITE is always needed.
+    int access = IBV_ACCESS_LOCAL_WRITE;
+    if (remote_access) access |= IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE;
+    auto mr = try_reg_mr(pd_.get(), memory.data(), memory.size(), access);
+    if (!mr) return std::unexpected(std::error_code(errno, std::generic_category()));
+    return std::make_unique<VerbsRegistration>(std::move(mr), memory);
+}
+
+VerbsNotifier::VerbsNotifier(ibv_context* context) : channel_(create_comp_channel(context)) {
+    const int flags = ::fcntl(channel_->fd, F_GETFL);
+    if (flags < 0 || ::fcntl(channel_->fd, F_SETFL, flags | O_NONBLOCK) != 0) throw_verb_error("fcntl", errno);
+}
+
+void VerbsNotifier::consume() noexcept {
+    ibv_cq* cq = nullptr;
+    void* context = nullptr;
+    while (ibv_get_cq_event(channel_.get(), &cq, &context) == 0) ibv_ack_cq_events(cq, 1);
+}
+
+VerbsConnection::VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths)
+    : id_(std::move(id)) {
+    ibv_device_attr attr{};
+    if (int rc = ibv_query_device(domain.context(), &attr); rc != 0) throw_verb_error("ibv_query_device", rc);
+    max_sge_ = std::min<std::uint32_t>(depths.max_sge, static_cast<std::uint32_t>(std::min(attr.max_sge, attr.max_sge_rd)));
+    send_depth_ = std::min<std::uint32_t>(depths.send, static_cast<std::uint32_t>(attr.max_qp_wr));
+    const std::uint32_t receive_depth = std::min<std::uint32_t>(depths.receive, static_cast<std::uint32_t>(attr.max_qp_wr));
+    const int cq_entries = std::min(static_cast<int>(send_depth_ + receive_depth), attr.max_cqe);
+    cq_ = create_cq(domain.context(), cq_entries, notifier.channel(), 0);
+    ibv_qp_init_attr qp_attr{};
+    qp_attr.send_cq = cq_.get();
+    qp_attr.recv_cq = cq_.get();
+    qp_attr.qp_type = IBV_QPT_RC;
+    qp_attr.cap.max_send_wr = send_depth_;
+    qp_attr.cap.max_recv_wr = receive_depth;
+    qp_attr.cap.max_send_sge = max_sge_;
+    qp_attr.cap.max_recv_sge = 1;
+    qp_attr.sq_sig_all = 0;
+    qp_ = QueuePair(id_.get(), domain.pd(), qp_attr);
+    request_notification();
+}
+
+VerbsConnection::~VerbsConnection() = default;
+
+fabric::PostResult VerbsConnection::post_receive(std::uint64_t wr_id, fabric::LocalSegment buffer) {
+    ibv_sge sge{reinterpret_cast<std::uintptr_t>(buffer.address), buffer.length, buffer.lkey};
+    ibv_recv_wr wr{};
+    wr.wr_id = wr_id;
+    wr.sg_list = &sge;
+    wr.num_sge = 1;
+    ibv_recv_wr* bad = nullptr;
+    if (ibv_post_recv(qp_.get(), &wr, &bad) != 0) return std::unexpected(fabric::PostError::disconnected);
+    return {};
+}
+
+fabric::PostResult VerbsConnection::post_send(std::uint64_t wr_id, fabric::LocalSegment iu) {
+    return post_chain(wr_id, {}, IBV_WR_SEND, &iu);
+}
+
+fabric::PostResult VerbsConnection::post_rdma_read(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops) {
+    return post_chain(wr_id, ops, IBV_WR_RDMA_READ, nullptr);
+}
+
+fabric::PostResult VerbsConnection::post_rdma_write_then_send(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
+                                                              fabric::LocalSegment iu) {
+    return post_chain(wr_id, ops, IBV_WR_RDMA_WRITE, &iu);
+}
+
+fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
+                                               ibv_wr_opcode opcode, const fabric::LocalSegment* send) {
+    const std::uint32_t count = static_cast<std::uint32_t>(ops.size()) + (send ? 1 : 0);
+    if (count == 0) return {};
+    if (send_outstanding_ + count > send_depth_) return std::unexpected(fabric::PostError::queue_full);
+    std::size_t sge_count = send ? 1 : 0;
+    for (const auto& op : ops) {
+        if (op.local.size() > max_sge_) return std::unexpected(fabric::PostError::too_many_segments);
+        sge_count += op.local.size();
+    }
+    std::vector<ibv_send_wr> wrs(count);
+    std::vector<ibv_sge> sges(sge_count);
+    std::size_t next_sge = 0;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+        auto& wr = wrs[i];
+        wr.wr_id = wr_id | kChainMemberBit;
+        wr.opcode = opcode;
+        wr.sg_list = &sges[next_sge];
+        wr.num_sge = static_cast<int>(ops[i].local.size());
+        for (const auto& local : ops[i].local)
+            sges[next_sge++] = ibv_sge{reinterpret_cast<std::uintptr_t>(local.address), local.length, local.lkey};
+        wr.wr.rdma.remote_addr = ops[i].remote.address;
+        wr.wr.rdma.rkey = ops[i].remote.rkey;
+    }
+    if (send) {
+        auto& wr = wrs.back();
+        wr.opcode = IBV_WR_SEND;
+        sges[next_sge] = ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey};
+        wr.sg_list = &sges[next_sge];
+        wr.num_sge = 1;
+    }
+    for (std::size_t i = 0; i + 1 < wrs.size(); ++i) wrs[i].next = &wrs[i + 1];
+    wrs.back().wr_id = wr_id;
+    wrs.back().send_flags = IBV_SEND_SIGNALED;  // one completion retires the whole chain
+    ibv_send_wr* bad = nullptr;
+    if (ibv_post_send(qp_.get(), wrs.data(), &bad) != 0) return std::unexpected(fabric::PostError::disconnected);
+    send_outstanding_ += count;
+    chain_lengths_[wr_id] = count;
+    return {};
+}
+
+std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
+    std::size_t produced = 0;
+    ibv_wc wc[16];
+    while (produced < out.size()) {
+        const int want = static_cast<int>(std::min<std::size_t>(16, out.size() - produced));
+        const int n = ibv_poll_cq(cq_.get(), want, wc);
+        if (n <= 0) break;
+        for (int i = 0; i < n; ++i) {
+            const bool member = wc[i].wr_id & kChainMemberBit;
+            const std::uint64_t id = wc[i].wr_id & ~kChainMemberBit;
+            fabric::Completion c{id, map_kind(wc[i].opcode), map_status(wc[i].status), wc[i].byte_len};
+            if (wc[i].status != IBV_WC_SUCCESS && c.kind != fabric::WorkKind::receive) {
+                // The opcode of an error completion is undefined: take the kind from the chain.
+                c.kind = fabric::WorkKind::send;
+            }
+            const bool is_receive = wc[i].status == IBV_WC_SUCCESS ? c.kind == fabric::WorkKind::receive
+                                                                   : !chain_lengths_.contains(id);
+            if (is_receive) {
+                c.kind = fabric::WorkKind::receive;
+                out[produced++] = c;
+                continue;
+            }
+            if (member) {  // an error in the middle of a chain: report once, now
+                if (!failed_chains_.emplace(id, true).second) continue;
+                out[produced++] = c;
+                continue;
+            }
+            // The signaled end of a chain retires all its work requests.
+            if (auto it = chain_lengths_.find(id); it != chain_lengths_.end()) {
+                send_outstanding_ -= it->second;
+                chain_lengths_.erase(it);
+            }
+            if (failed_chains_.erase(id) != 0) continue;  // already reported
+            out[produced++] = c;
+        }
+    }
+    return produced;
+}
+
+void VerbsConnection::request_notification() { ibv_req_notify_cq(cq_.get(), 0); }
+
+void VerbsConnection::disconnect() {
+    if (disconnected_) return;
+    disconnected_ = true;
+    // rdma_disconnect moves the QP to error, so everything posted completes flushed.
+    rdma_disconnect(id_.get());
+}
+
+}  // namespace srp::rdma

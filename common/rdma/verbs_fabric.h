@@ -1,0 +1,78 @@
+// The verbs implementation of the fabric seam: a memory domain over a PD,
+// a Notifier over a completion channel, and a Connection over an RC QP that
+// belongs to an rdma_cm_id. Thread: see fabric/connection.h.
+#pragma once
+
+#include <unordered_map>
+
+#include "common/fabric/connection.h"
+#include "common/rdma/owners.h"
+
+namespace srp::rdma {
+
+class VerbsDomain : public fabric::MemoryDomain {
+public:
+    explicit VerbsDomain(ibv_context* context) : context_(context), pd_(alloc_pd(context)) {}
+    std::expected<std::unique_ptr<fabric::Registration>, std::error_code> register_memory(
+        std::span<std::uint8_t> memory, bool remote_access) override;
+    ibv_pd* pd() const noexcept { return pd_.get(); }
+    ibv_context* context() const noexcept { return context_; }
+
+private:
+    ibv_context* context_;
+    ProtectionDomain pd_;
+};
+
+class VerbsNotifier : public fabric::Notifier {
+public:
+    explicit VerbsNotifier(ibv_context* context);
+    int fd() const noexcept override { return channel_->fd; }
+    void consume() noexcept override;
+    ibv_comp_channel* channel() const noexcept { return channel_.get(); }
+
+private:
+    CompletionChannel channel_;
+};
+
+struct QueueDepths {
+    std::uint32_t receive = 128;  // = SRP credits
+    std::uint32_t send = 512;     // RDMA work requests and responses in flight
+    std::uint32_t max_sge = 16;
+};
+
+class VerbsConnection : public fabric::Connection {
+public:
+    // Creates the CQ (on notifier's channel) and the RC QP on id.
+    VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths);
+    ~VerbsConnection() override;
+
+    fabric::PostResult post_receive(std::uint64_t wr_id, fabric::LocalSegment buffer) override;
+    fabric::PostResult post_send(std::uint64_t wr_id, fabric::LocalSegment iu) override;
+    fabric::PostResult post_rdma_read(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops) override;
+    fabric::PostResult post_rdma_write_then_send(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
+                                                 fabric::LocalSegment iu) override;
+    std::size_t poll(std::span<fabric::Completion> out) override;
+    void request_notification() override;
+    void disconnect() override;
+    std::uint32_t max_send_sge() const noexcept override { return max_sge_; }
+    std::uint32_t max_rdma_read_sge() const noexcept override { return max_sge_; }
+
+    rdma_cm_id* cm_id() const noexcept { return id_.get(); }
+
+private:
+    fabric::PostResult post_chain(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops, ibv_wr_opcode opcode,
+                                  const fabric::LocalSegment* send);
+
+    // Members in creation order: destroyed QP first, then CQ, then the cm_id.
+    CmId id_;
+    CompletionQueue cq_;
+    QueuePair qp_;
+    std::uint32_t max_sge_;
+    std::uint32_t send_depth_;
+    std::uint32_t send_outstanding_ = 0;
+    std::unordered_map<std::uint64_t, std::uint32_t> chain_lengths_;  // signaled wr_id -> WRs it retires
+    std::unordered_map<std::uint64_t, bool> failed_chains_;           // error already reported
+    bool disconnected_ = false;
+};
+
+}  // namespace srp::rdma

@@ -1,0 +1,129 @@
+# Guest fixtures for RDMA tests, sourced by scripts that run inside the test
+# guest (scripts/vm/run-in-vm.sh) or natively on a host with an RDMA device.
+#   rxe_up                      soft-RoCE on the first NIC (or use an existing RDMA device)
+#   lio_srpt_start FILE MB ACL...   kernel LIO ib_srpt exporting FILE as LUN 0 over RDMA/CM
+#   lio_srpt_stop
+#   srp_initiator_load [MODULE PARAMS]   (re)load the kernel ib_srp with module parameters
+#   srp_login ID_EXT IOC_GUID IP PORT [ADD_TARGET OPTIONS]   prints the new block device
+#   srp_logout                  logs every kernel SRP remote port out
+# Each function returns non-zero with a message on stderr when it fails.
+
+vm_step() { echo; echo "=== $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
+vm_fail() { echo "FAIL: $*" >&2; dmesg 2>/dev/null | tail -25 >&2; return 1; }
+
+# Sets RDMA_DEV, RDMA_NETDEV, RDMA_IP, RDMA_GID0.
+rxe_up() {
+	modprobe -a rdma_rxe ib_uverbs rdma_ucm 2>/dev/null || true
+	local dev
+	for dev in /sys/class/infiniband/*; do
+		[ -e "$dev" ] || continue
+		RDMA_DEV=${dev##*/}
+		break
+	done
+	if [ -z "${RDMA_DEV:-}" ]; then
+		RDMA_NETDEV=$(ls /sys/class/net | grep -v '^lo$' | head -1)
+		ip link set "$RDMA_NETDEV" up
+		ip -4 addr show dev "$RDMA_NETDEV" | grep -q inet || ip addr add 10.0.2.15/24 dev "$RDMA_NETDEV"
+		rdma link add rxe0 type rxe netdev "$RDMA_NETDEV" || { vm_fail "rdma link add rxe0 netdev $RDMA_NETDEV"; return 1; }
+		RDMA_DEV=rxe0
+	fi
+	RDMA_NETDEV=${RDMA_NETDEV:-$(rdma link show "$RDMA_DEV/1" | sed -n 's/.*netdev \([^ ]*\).*/\1/p')}
+	RDMA_IP=$(ip -4 -o addr show dev "$RDMA_NETDEV" | awk '{print $4}' | cut -d/ -f1 | head -1)
+	RDMA_GID0=$(cat "/sys/class/infiniband/$RDMA_DEV/ports/1/gids/0")
+	local i
+	for i in $(seq 50); do
+		rdma link show "$RDMA_DEV/1" | grep -q 'state ACTIVE' && break
+		sleep 0.1
+	done
+	echo "rdma: $RDMA_DEV on $RDMA_NETDEV ip $RDMA_IP gid0 $RDMA_GID0 ($(rdma link show "$RDMA_DEV/1" | grep -o 'state [A-Z]*'))"
+}
+
+LIO_CFG=/sys/kernel/config/target
+# Sets LIO_IOC_GUID (= id_ext = ioc_guid, as ib_srpt checks) and LIO_PORT.
+lio_srpt_start() {
+	local file=$1 size_mb=$2; shift 2
+	LIO_PORT=${LIO_PORT:-5555}
+	mkdir -p /etc/target
+	modprobe -a target_core_mod target_core_file || { vm_fail "modprobe target_core_file"; return 1; }
+	modprobe ib_srpt || { vm_fail "modprobe ib_srpt"; return 1; }
+	mkdir -p $LIO_CFG/core/fileio_0/lun0 || return 1
+	echo "fd_dev_name=$file,fd_dev_size=$((size_mb << 20))" > $LIO_CFG/core/fileio_0/lun0/control || { vm_fail "fileio control"; return 1; }
+	echo lioserial0 > $LIO_CFG/core/fileio_0/lun0/wwn/vpd_unit_serial
+	echo 1 > $LIO_CFG/core/fileio_0/lun0/enable || { vm_fail "enable fileio"; return 1; }
+	mkdir -p $LIO_CFG/srpt
+	echo "$LIO_PORT" > $LIO_CFG/srpt/discovery_auth/rdma_cm_port || { vm_fail "rdma_cm_port"; return 1; }
+	# The srpt port is named after the GID's interface id in GUID form.
+	local port=${RDMA_GID0#fe80:0000:0000:0000:}
+	local tpg=$LIO_CFG/srpt/$port/$port
+	mkdir -p "$tpg/lun/lun_0" || { vm_fail "mkdir srpt $port"; return 1; }
+	ln -s $LIO_CFG/core/fileio_0/lun0 "$tpg/lun/lun_0/lun0"
+	local acl
+	for acl in "$@"; do  # RDMA/CM logins match ACLs by GUID or by source IP
+		mkdir -p "$tpg/acls/$acl/lun_0" && ln -s "$tpg/lun/lun_0" "$tpg/acls/$acl/lun_0/lun_0" || { vm_fail "acl $acl"; return 1; }
+	done
+	echo 1 > "$tpg/enable" || { vm_fail "enable tpg"; return 1; }
+	LIO_IOC_GUID=$(cat /sys/module/ib_srpt/parameters/srpt_service_guid)
+	LIO_IOC_GUID=${LIO_IOC_GUID#0x}
+	echo "lio: ib_srpt port $port rdma_cm_port $LIO_PORT ioc_guid $LIO_IOC_GUID file $file acls: $*"
+}
+
+lio_srpt_stop() {
+	local tpg acl
+	for tpg in $LIO_CFG/srpt/*/*/; do
+		[ -e "$tpg/enable" ] || continue
+		echo 0 > "$tpg/enable"
+		for acl in "$tpg"acls/*; do
+			[ -d "$acl" ] || continue
+			rm -f "$acl"/lun_0/lun_0; rmdir "$acl"/lun_0 "$acl"
+		done
+		rm -f "$tpg"lun/lun_0/lun0; rmdir "$tpg"lun/lun_0 "$tpg"
+	done
+	rmdir $LIO_CFG/srpt/*/ 2>/dev/null
+	rmdir $LIO_CFG/srpt 2>/dev/null
+	echo 0 > $LIO_CFG/core/fileio_0/lun0/enable 2>/dev/null
+	rmdir $LIO_CFG/core/fileio_0/lun0 $LIO_CFG/core/fileio_0 2>/dev/null
+	modprobe -r ib_srpt 2>/dev/null || true
+	echo "lio: stopped"
+}
+
+srp_initiator_load() {
+	modprobe -a sd_mod scsi_transport_srp || { vm_fail "modprobe sd_mod"; return 1; }
+	if [ -d /sys/module/ib_srp ]; then srp_logout >/dev/null; modprobe -r ib_srp; fi
+	modprobe ib_srp "$@" || { vm_fail "modprobe ib_srp $*"; return 1; }
+}
+
+# srp_login ID_EXT IOC_GUID IP PORT [OPTIONS]: prints the block device on stdout.
+srp_login() {
+	local id_ext=$1 ioc_guid=$2 ip=$3 port=$4 extra=${5:-}
+	[ -d /sys/module/ib_srp ] || srp_initiator_load >&2 || return 1
+	local before
+	before=$(ls /sys/class/scsi_host 2>/dev/null)
+	local pfx
+	pfx=$(echo "${RDMA_GID0//:}" | cut -c1-16)
+	local login="id_ext=$id_ext,ioc_guid=$ioc_guid,initiator_ext=$pfx,dest=$ip:$port${extra:+,$extra}"
+	echo "srp: echo $login > /sys/class/infiniband_srp/srp-$RDMA_DEV-1/add_target" >&2
+	echo "$login" > "/sys/class/infiniband_srp/srp-$RDMA_DEV-1/add_target" || { vm_fail "add_target refused: $login"; return 1; }
+	local i h b
+	for i in $(seq 150); do
+		for h in /sys/class/scsi_host/*; do
+			echo "$before" | grep -qx "${h##*/}" && continue
+			for b in "$h"/device/target*/*/block/*; do
+				[ -e "$b" ] && [ -b "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; }
+			done
+		done
+		sleep 0.2
+	done
+	vm_fail "no SRP block device appeared after login"
+}
+
+srp_logout() {
+	local p
+	for p in /sys/class/srp_remote_ports/*; do
+		[ -e "$p/delete" ] && echo 1 > "$p/delete"
+	done
+	for p in $(seq 50); do
+		ls /sys/class/srp_remote_ports/ 2>/dev/null | grep -q . || break
+		sleep 0.1
+	done
+	echo "srp: logged out"
+}
