@@ -1,0 +1,227 @@
+// SRP channel data path: receive -> parse -> engine -> RDMA -> SRP_RSP.
+#include "srp_target/srp/channel.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/wire/iu_encode.h"
+
+namespace srp::target {
+
+using fabric::Completion;
+using fabric::CompletionStatus;
+using fabric::PostError;
+using wire::Opcode;
+
+namespace {
+// Receives and send chains share the completion queue; receive wr_ids carry this tag.
+constexpr std::uint64_t kReceiveTag = 1ull << 62;
+constexpr std::size_t kPollBatch = 32;
+
+std::unique_ptr<fabric::Registration> register_or_throw(fabric::MemoryDomain& domain, std::vector<std::uint8_t>& memory,
+                                                        const char* what) {
+    auto r = domain.register_memory(memory, false);
+    if (!r) throw std::system_error(r.error(), std::string("registering the channel's ") + what);
+    return std::move(*r);
+}
+}  // namespace
+
+const char* to_string(RequestState state) noexcept {
+    switch (state) {
+        case RequestState::free: return "free";
+        case RequestState::fetching_table: return "fetching_table";
+        case RequestState::reading_data: return "reading_data";
+        case RequestState::responding: return "responding";
+        case RequestState::aborted: return "aborted";
+    }
+    return "unknown";
+}
+
+Channel::Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryDomain& domain, ScsiTarget& target,
+                 const RegisteredBackstores& backstores, TargetStats& stats, std::shared_ptr<ChannelControl> control,
+                 NexusId nexus, ChannelParams params)
+    : connection_(std::move(connection)),
+      target_(target),
+      backstores_(backstores),
+      stats_(stats),
+      control_(std::move(control)),
+      nexus_(nexus),
+      params_(std::move(params)) {
+    const std::uint32_t contexts = params_.queue_depth * kContextsPerCredit;
+    receive_memory_.resize(std::size_t{params_.queue_depth} * params_.it_iu_len);
+    response_memory_.resize(std::size_t{contexts} * params_.ti_iu_len);
+    table_memory_.resize(std::size_t{contexts} * kTableBytes);
+    bounce_memory_.resize(std::size_t{params_.bounce_chunks} * kBounceChunkBytes);
+    receive_mr_ = register_or_throw(domain, receive_memory_, "receive ring");
+    response_mr_ = register_or_throw(domain, response_memory_, "response buffers");
+    table_mr_ = register_or_throw(domain, table_memory_, "descriptor tables");
+    bounce_mr_ = register_or_throw(domain, bounce_memory_, "bounce buffers");
+    requests_.resize(contexts);
+    for (std::uint32_t i = contexts; i-- > 0;) {
+        requests_[i].index = i;
+        free_requests_.push_back(i);
+    }
+    for (std::uint32_t i = params_.bounce_chunks; i-- > 0;) free_bounce_.push_back(i);
+}
+
+Channel::~Channel() = default;
+
+void Channel::start() {
+    for (std::uint32_t i = 0; i < params_.queue_depth; ++i) repost_receive(i);
+}
+
+void Channel::repost_receive(std::uint32_t buffer) {
+    auto segment = receive_mr_->segment(std::size_t{buffer} * params_.it_iu_len, params_.it_iu_len);
+    if (connection_->post_receive(kReceiveTag | buffer, segment)) {
+        ++outstanding_receives_;
+    } else {
+        begin_close("cannot post a receive");
+    }
+}
+
+fabric::LocalSegment Channel::response_buffer(const Request& r) const {
+    return response_mr_->segment(std::size_t{r.index} * params_.ti_iu_len, params_.ti_iu_len);
+}
+
+std::span<std::uint8_t> Channel::table_buffer(const Request& r) const {
+    return table_mr_->bytes().subspan(std::size_t{r.index} * kTableBytes, kTableBytes);
+}
+
+std::size_t Channel::poll() {
+    if (control_->disconnect_requested() && !closing_) begin_close(control_->disconnect_reason());
+    Completion completions[kPollBatch];
+    const std::size_t n = connection_->poll(completions);
+    for (std::size_t i = 0; i < n; ++i) {
+        const Completion& c = completions[i];
+        if (c.wr_id & kReceiveTag) {
+            on_receive(static_cast<std::uint32_t>(c.wr_id & ~kReceiveTag), c);
+        } else if (c.wr_id < requests_.size()) {
+            on_chain_done(requests_[c.wr_id], c);
+        }
+    }
+    if (!closing_) run_deferred();
+    return n;
+}
+
+void Channel::begin_close(const char* reason) {
+    if (closing_) return;
+    closing_ = true;
+    spdlog::info("[{}] closing: {}", params_.name, reason);
+    connection_->disconnect();
+}
+
+Channel::Request* Channel::allocate_request() {
+    if (free_requests_.empty()) return nullptr;
+    Request& r = requests_[free_requests_.back()];
+    free_requests_.pop_back();
+    r.state = RequestState::free;
+    r.is_tmf = false;
+    r.lun.reset();
+    r.data_out_described = r.data_in_described = 0;
+    r.data_out_moved = 0;
+    r.table_count = 0;
+    r.tmf_waiting_for = 0;
+    r.aborted_by.reset();
+    r.remote.clear();
+    r.local.clear();
+    r.task = ScsiTask{};
+    return &r;
+}
+
+void Channel::release(Request& r) {
+    for (std::uint32_t chunk : r.bounce) free_bounce_.push_back(chunk);
+    r.bounce.clear();
+    r.plan.clear();
+    r.state = RequestState::free;
+    free_requests_.push_back(r.index);
+    if (!receives_waiting_for_context_.empty() && !closing_) {
+        const auto [buffer, bytes] = receives_waiting_for_context_.front();
+        receives_waiting_for_context_.pop_front();
+        ++outstanding_receives_;  // on_receive accounts for it again
+        on_receive(buffer, Completion{kReceiveTag | buffer, fabric::WorkKind::receive, CompletionStatus::success, bytes});
+    }
+}
+
+void Channel::on_receive(std::uint32_t buffer, const Completion& c) {
+    --outstanding_receives_;
+    if (c.status != CompletionStatus::success) {
+        if (c.status != CompletionStatus::flushed) ++stats_.transport_errors;
+        begin_close(c.status == CompletionStatus::flushed ? "connection closed" : "receive failed");
+        return;
+    }
+    if (closing_) return;
+    const auto iu = std::span<const std::uint8_t>(receive_memory_).subspan(std::size_t{buffer} * params_.it_iu_len,
+                                                                           std::min(c.byte_len, params_.it_iu_len));
+    const auto opcode = wire::peek_opcode(iu);
+    if (!opcode) {
+        ++stats_.protocol_errors;
+        ++pending_credits_;
+        spdlog::warn("[{}] empty IU received", params_.name);
+        return repost_receive(buffer);
+    }
+    switch (*opcode) {
+        case Opcode::cmd:
+        case Opcode::tsk_mgmt: {
+            Request* r = allocate_request();
+            if (r == nullptr) {  // every context busy: keep the IU until one frees up
+                receives_waiting_for_context_.emplace_back(buffer, c.byte_len);
+                return;
+            }
+            // The IU is consumed synchronously below, before any response can
+            // return the credit that would let the initiator reuse this buffer.
+            if (*opcode == Opcode::cmd) handle_cmd(*r, iu);
+            else handle_tmf(*r, iu);
+            return repost_receive(buffer);
+        }
+        case Opcode::i_logout:
+            spdlog::info("[{}] SRP_I_LOGOUT received", params_.name);
+            return begin_close("initiator logout");
+        case Opcode::cred_rsp:
+        case Opcode::aer_rsp: return repost_receive(buffer);
+        default:
+            ++stats_.protocol_errors;
+            ++pending_credits_;  // the IU used a credit we must give back
+            spdlog::warn("[{}] unexpected IU {} (0x{:02x}) ignored", params_.name, wire::opcode_name(iu[0]), iu[0]);
+            return repost_receive(buffer);
+    }
+}
+
+void Channel::on_chain_done(Request& r, const Completion& c) {
+    --outstanding_chains_;
+    if (r.state == RequestState::aborted) return on_aborted_done(r);
+    if (c.status != CompletionStatus::success) {
+        if (c.status != CompletionStatus::flushed) {
+            ++stats_.transport_errors;
+            spdlog::warn("[{}] request {} in state {} failed: {}", params_.name, r.index, to_string(r.state),
+                         fabric::to_string(c.status));
+        }
+        begin_close("RDMA operation failed");
+        return release(r);
+    }
+    switch (r.state) {
+        case RequestState::fetching_table: return after_table(r);
+        case RequestState::reading_data: {
+            auto buffer = r.task.data_out_buffer();
+            if (!r.bounce.empty()) {  // copy the bounce chunks into the engine's buffer
+                std::size_t at = 0;
+                for (std::uint32_t chunk : r.bounce) {
+                    const std::size_t n = std::min<std::size_t>(kBounceChunkBytes, buffer.size() - at);
+                    std::memcpy(buffer.data() + at, bounce_memory_.data() + std::size_t{chunk} * kBounceChunkBytes, n);
+                    at += n;
+                }
+                for (std::uint32_t chunk : r.bounce) free_bounce_.push_back(chunk);
+                r.bounce.clear();
+            }
+            r.data_out_moved = buffer.size();
+            stats_.bytes_written += buffer.size();
+            target_.complete_data_out(r.lun, r.task);
+            return respond(r);
+        }
+        case RequestState::responding: return release(r);
+        default: return;
+    }
+}
+
+}  // namespace srp::target

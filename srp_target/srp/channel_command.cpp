@@ -1,0 +1,239 @@
+// SRP_CMD: descriptors, data-out by RDMA READ or immediate data, data-in by
+// RDMA WRITE chained with the SRP_RSP, residuals and credits (SRP r16a 6.8, 6.9).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/wire/iu_encode.h"
+#include "srp_target/srp/channel.h"
+
+namespace srp::target {
+
+using fabric::PostError;
+using wire::DataFormat;
+
+namespace {
+// SPC-4: INVALID FIELD IN COMMAND INFORMATION UNIT.
+constexpr auto kInvalidFieldInIu = static_cast<scsi::Asc>(0x0E03);
+}  // namespace
+
+void Channel::handle_cmd(Request& r, std::span<const std::uint8_t> iu) {
+    ++stats_.commands;
+    if (iu.size() >= 16) std::memcpy(r.tag.data(), iu.data() + 8, r.tag.size());
+    auto cmd = wire::parse_cmd(iu, params_.imm_data_offset);
+    if (!cmd) {
+        ++stats_.protocol_errors;
+        if (iu.size() < 16) {  // no tag to answer to: drop it, give the credit back later
+            spdlog::warn("[{}] SRP_CMD of {} bytes dropped", params_.name, iu.size());
+            ++pending_credits_;
+            return release(r);
+        }
+        spdlog::warn("[{}] SRP_CMD rejected: {}", params_.name, wire::to_string(cmd.error()));
+        return reject_command(r, kInvalidFieldInIu);
+    }
+    r.lun = scsi::decode_lun(cmd->header.lun);
+    const auto& out = cmd->data_out;
+    const auto& in = cmd->data_in;
+    r.data_out_described = out.total_length;
+    r.data_in_described = in.total_length;
+    r.data_in_format = static_cast<std::uint8_t>(in.format);
+    if (out.format != DataFormat::none && in.format != DataFormat::none) {
+        spdlog::warn("[{}] bidirectional SRP_CMD rejected", params_.name);
+        return reject_command(r, kInvalidFieldInIu);
+    }
+    const auto& buffer = out.format != DataFormat::none ? out : in;
+    if (buffer.format == DataFormat::direct || buffer.format == DataFormat::indirect) {
+        if (buffer.table_count > kMaxDescriptorsPerCommand) {
+            spdlog::warn("[{}] SRP_CMD with {} descriptors rejected (limit {})", params_.name, buffer.table_count,
+                         kMaxDescriptorsPerCommand);
+            return reject_command(r, kInvalidFieldInIu);
+        }
+        if (buffer.table_is_partial()) {  // the rest of the table is in initiator memory
+            r.table = buffer.table;
+            r.table_count = buffer.table_count;
+            r.table_for_data_out = &buffer == &out;
+        } else {
+            collect_remote_segments(buffer, {}, r.remote);
+        }
+    }
+    if (out.format == DataFormat::immediate) ++stats_.immediate_commands;
+
+    r.task = target_.submit(nexus_, r.lun, cmd->cdb, r.data_out_described);
+    if (r.task.phase() == ScsiTask::Phase::awaiting_data_out) {
+        if (out.format == DataFormat::immediate) {
+            auto dest = r.task.data_out_buffer();  // the engine checked: described >= needed
+            std::memcpy(dest.data(), out.immediate_data.data(), dest.size());
+            r.data_out_moved = dest.size();
+            stats_.bytes_written += dest.size();
+            target_.complete_data_out(r.lun, r.task);
+            return respond(r);
+        }
+        if (r.table_count != 0) return after_table_fetch_start(r);
+        return start_data_out(r);
+    }
+    if (r.table_count != 0 && !r.task.data_in().empty()) return after_table_fetch_start(r);
+    respond(r);
+}
+
+void Channel::after_table_fetch_start(Request& r) {
+    // Fetch the whole descriptor table with one RDMA READ (neither kernel target does this).
+    ++stats_.external_tables;
+    const std::uint32_t bytes = r.table_count * static_cast<std::uint32_t>(sizeof(wire::DirectDescriptor));
+    const fabric::LocalSegment local = table_mr_->segment(std::size_t{r.index} * kTableBytes, bytes);
+    const fabric::RdmaOp op{fabric::RemoteSegment{r.table.va.value(), r.table.key.value(), bytes}, {&local, 1}};
+    if (auto posted = connection_->post_rdma_read(r.index, {&op, 1}); !posted) {
+        if (posted.error() == PostError::queue_full) return defer(r, Deferred::fetch_table);
+        return begin_close("cannot post an RDMA READ");
+    }
+    ++outstanding_chains_;
+    r.state = RequestState::fetching_table;
+}
+
+void Channel::after_table(Request& r) {
+    const auto table = table_buffer(r).first(r.table_count * sizeof(wire::DirectDescriptor));
+    r.remote.clear();
+    for (std::size_t i = 0; i < r.table_count; ++i) {
+        const auto d = wire::descriptor_at(table, i);
+        r.remote.push_back(fabric::RemoteSegment{d.va.value(), d.key.value(), d.len.value()});
+    }
+    if (r.table_for_data_out) return start_data_out(r);
+    respond(r);
+}
+
+bool Channel::take_bounce(Request& r, std::uint64_t bytes) {
+    const std::size_t chunks = (bytes + kBounceChunkBytes - 1) / kBounceChunkBytes;
+    if (chunks > free_bounce_.size()) return false;
+    for (std::size_t i = 0; i < chunks; ++i) {
+        r.bounce.push_back(free_bounce_.back());
+        free_bounce_.pop_back();
+    }
+    return true;
+}
+
+// Local segments for bytes: the registered backstore itself, or bounce chunks.
+bool Channel::map_local(Request& r, std::span<std::uint8_t> bytes, bool data_in) {
+    r.local.clear();
+    if (auto direct = backstores_.find(bytes)) {
+        r.local.push_back(*direct);
+        return true;
+    }
+    if (r.bounce.empty()) {
+        if (!take_bounce(r, bytes.size())) return false;
+        ++stats_.bounce_commands;
+    }
+    std::size_t at = 0;
+    for (std::uint32_t chunk : r.bounce) {
+        const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(kBounceChunkBytes, bytes.size() - at));
+        auto segment = bounce_mr_->segment(std::size_t{chunk} * kBounceChunkBytes, n);
+        if (data_in) std::memcpy(segment.address, bytes.data() + at, n);
+        r.local.push_back(segment);
+        at += n;
+    }
+    return true;
+}
+
+void Channel::start_data_out(Request& r) {
+    auto buffer = r.task.data_out_buffer();
+    if (!map_local(r, buffer, false)) return defer(r, Deferred::read_data);
+    if (!r.plan.build(r.remote, r.local, buffer.size(), connection_->max_rdma_read_sge())) {
+        spdlog::warn("[{}] data-out descriptors describe less than their total length", params_.name);
+        r.task.complete_check(scsi::SenseBuilder{scsi::SenseKey::illegal_request, kInvalidFieldInIu, {}, {}});
+        return respond(r);
+    }
+    if (auto posted = connection_->post_rdma_read(r.index, r.plan.ops()); !posted) {
+        if (posted.error() == PostError::queue_full) return defer(r, Deferred::read_data);
+        return begin_close("cannot post RDMA READ");
+    }
+    ++outstanding_chains_;
+    r.state = RequestState::reading_data;
+}
+
+void Channel::reject_command(Request& r, scsi::Asc asc) {
+    r.task = ScsiTask{};
+    r.task.complete_check(scsi::SenseBuilder{scsi::SenseKey::illegal_request, asc, {}, {}});
+    respond(r);
+}
+
+void Channel::respond(Request& r) {
+    const auto data = r.task.data_in();
+    const std::uint64_t sent = std::min<std::uint64_t>(data.size(), r.data_in_described);
+    wire::RspHeader header{};
+    header.tag = r.tag;
+    header.req_lim_delta = 1 + pending_credits_;
+    header.status = static_cast<std::uint8_t>(r.task.status());
+    // Residuals (SRP r16a 6.9): what the initiator described minus what moved.
+    if (data.size() < r.data_in_described) {
+        header.flags |= wire::kRspFlagDiUnder;
+        header.data_in_res_cnt = static_cast<std::uint32_t>(r.data_in_described - data.size());
+    } else if (data.size() > r.data_in_described) {
+        header.flags |= wire::kRspFlagDiOver;
+        header.data_in_res_cnt = static_cast<std::uint32_t>(data.size() - r.data_in_described);
+    }
+    if (r.data_out_moved < r.data_out_described) {
+        header.flags |= wire::kRspFlagDoUnder;
+        header.data_out_res_cnt = static_cast<std::uint32_t>(r.data_out_described - r.data_out_moved);
+    }
+    const auto rsp = response_buffer(r);
+    auto length = wire::encode_rsp({rsp.address, rsp.length}, header, {}, r.task.sense());
+    if (!length) return begin_close("response does not fit max_ti_iu_len");
+    const fabric::LocalSegment iu{rsp.address, static_cast<std::uint32_t>(*length), rsp.lkey};
+
+    fabric::PostResult posted;
+    if (sent > 0) {
+        auto bytes = std::span<std::uint8_t>(const_cast<std::uint8_t*>(data.data()), sent);
+        if (!map_local(r, bytes, true)) return defer(r, Deferred::respond);
+        if (!r.plan.build(r.remote, r.local, sent, connection_->max_send_sge())) {
+            spdlog::warn("[{}] data-in descriptors describe less than their total length", params_.name);
+            r.data_in_described = 0;
+            r.task.complete_check(scsi::SenseBuilder{scsi::SenseKey::illegal_request, kInvalidFieldInIu, {}, {}});
+            return respond(r);
+        }
+        posted = connection_->post_rdma_write_then_send(r.index, r.plan.ops(), iu);
+    } else {
+        posted = connection_->post_send(r.index, iu);
+    }
+    if (!posted) {
+        if (posted.error() == PostError::queue_full) return defer(r, Deferred::respond);
+        return begin_close("cannot post the response");
+    }
+    pending_credits_ = 0;  // they travelled in req_lim_delta
+    ++outstanding_chains_;
+    stats_.bytes_read += sent;
+    if (r.task.status() != scsi::Status::good) ++stats_.check_conditions;
+    r.state = RequestState::responding;
+}
+
+void Channel::defer(Request& r, Deferred what) {
+    deferred_.emplace_back(r.index, what);
+    r.state = what == Deferred::read_data ? RequestState::reading_data
+              : what == Deferred::fetch_table ? RequestState::fetching_table
+                                              : RequestState::responding;
+    r.deferred = true;
+}
+
+void Channel::run_deferred() {
+    // Retry work that waited for send queue room or bounce chunks, in order;
+    // stop at the first that still cannot proceed.
+    std::size_t budget = deferred_.size();
+    while (budget-- > 0 && !deferred_.empty()) {
+        const auto [index, what] = deferred_.front();
+        deferred_.pop_front();
+        Request& r = requests_[index];
+        r.deferred = false;
+        const std::size_t before = deferred_.size();
+        switch (what) {
+            case Deferred::fetch_table: after_table_fetch_start(r); break;
+            case Deferred::read_data: start_data_out(r); break;
+            case Deferred::respond: respond(r); break;
+            case Deferred::respond_tmf: respond_tmf(r); break;
+        }
+        if (deferred_.size() > before) {  // deferred again: keep the order, try later
+            deferred_.push_front(deferred_.back());
+            deferred_.pop_back();
+            return;
+        }
+    }
+}
+
+}  // namespace srp::target

@@ -1,0 +1,55 @@
+// Shared pieces of the target's data path: statistics, the registered
+// backstore lookup, and channel parameters.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/fabric/connection.h"
+
+namespace srp::target {
+
+// Counters for the periodic statistics line; relaxed atomics, any thread.
+struct TargetStats {
+    std::atomic<std::uint64_t> logins{0}, login_rejects{0}, channels_closed{0};
+    std::atomic<std::uint64_t> commands{0}, check_conditions{0}, task_management{0};
+    std::atomic<std::uint64_t> bytes_read{0}, bytes_written{0};  // by the initiator: READ and WRITE data
+    std::atomic<std::uint64_t> immediate_commands{0}, external_tables{0}, bounce_commands{0};
+    std::atomic<std::uint64_t> protocol_errors{0}, transport_errors{0};
+};
+
+// Backstore mappings registered with a device's PD (local access only).
+class RegisteredBackstores {
+public:
+    void add(std::unique_ptr<fabric::Registration> registration) { registrations_.push_back(std::move(registration)); }
+    // The registered segment covering bytes, or nullopt (then use bounce buffers).
+    std::optional<fabric::LocalSegment> find(std::span<const std::uint8_t> bytes) const noexcept {
+        for (const auto& r : registrations_) {
+            const auto all = r->bytes();
+            if (bytes.data() >= all.data() && bytes.data() + bytes.size() <= all.data() + all.size())
+                return fabric::LocalSegment{const_cast<std::uint8_t*>(bytes.data()),
+                                            static_cast<std::uint32_t>(bytes.size()), r->lkey()};
+        }
+        return std::nullopt;
+    }
+    std::size_t size() const noexcept { return registrations_.size(); }
+
+private:
+    std::vector<std::unique_ptr<fabric::Registration>> registrations_;
+};
+
+struct ChannelParams {
+    std::uint32_t queue_depth = 128;       // receive ring = credits granted at login
+    std::uint32_t it_iu_len = 8260;        // receive buffer size
+    std::uint32_t ti_iu_len = 256;         // response buffer size
+    std::uint32_t imm_data_offset = 0;     // 0: no immediate data
+    std::uint32_t bounce_chunks = 64;      // x kBounceChunkBytes, for unregistered memory
+    std::string name;                      // for the log: "s3.c1 10.0.2.15"
+};
+
+}  // namespace srp::target
