@@ -49,7 +49,8 @@ struct ChannelParams {
     std::uint32_t ti_iu_len = 256;         // response buffer size
     std::uint32_t imm_data_offset = 0;     // 0: no immediate data
     std::uint32_t bounce_chunks = 64;      // x kBounceChunkBytes, for unregistered memory
-    std::string name;                      // for the log: "s3.c1 10.0.2.15"
+    std::string name;                      // for the log: "n3.c1 10.0.2.15"
+    std::uint64_t token = 0;               // the service's handle of this channel
 };
 
 }  // namespace srp::target

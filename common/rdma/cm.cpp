@@ -1,0 +1,174 @@
+#include "common/rdma/cm.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace srp::rdma {
+
+RdmaDevice::RdmaDevice(ibv_context* context, std::size_t pollers)
+    : context_(context), name_(device_name(context)), node_guid_(be64toh(ibv_get_device_guid(context->device))),
+      domain_(context) {
+    for (std::size_t i = 0; i < pollers; ++i) notifiers_.push_back(std::make_unique<VerbsNotifier>(context));
+}
+
+std::vector<std::string> RdmaDevice::addresses() const {
+    // The netdevs behind port 1 are listed in sysfs per GID entry.
+    std::vector<std::string> netdevs;
+    const std::filesystem::path ndevs = "/sys/class/infiniband/" + name_ + "/ports/1/gid_attrs/ndevs";
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(ndevs, ec)) {
+        std::ifstream in(entry.path());
+        std::string dev;
+        if (in >> dev && std::find(netdevs.begin(), netdevs.end(), dev) == netdevs.end()) netdevs.push_back(dev);
+    }
+    std::vector<std::string> out;
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return out;
+    for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+        if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
+        if (std::find(netdevs.begin(), netdevs.end(), a->ifa_name) == netdevs.end()) continue;
+        char host[NI_MAXHOST];
+        if (::getnameinfo(a->ifa_addr, sizeof(sockaddr_in), host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0)
+            out.emplace_back(host);
+    }
+    ::freeifaddrs(list);
+    return out;
+}
+
+DeviceList::DeviceList(std::size_t pollers) {
+    int count = 0;
+    list_ = rdma_get_devices(&count);
+    if (list_ == nullptr) throw_verb_error("rdma_get_devices", errno);
+    for (int i = 0; i < count; ++i) devices_.push_back(std::make_unique<RdmaDevice>(list_[i], pollers));
+}
+
+DeviceList::~DeviceList() {
+    devices_.clear();
+    if (list_ != nullptr) rdma_free_devices(list_);
+}
+
+RdmaDevice* DeviceList::find(ibv_context* context) noexcept {
+    for (auto& d : devices_)
+        if (d->context() == context) return d.get();
+    return nullptr;
+}
+
+ConnectRequest::ConnectRequest(rdma_cm_id* id, std::vector<std::uint8_t> private_data, RdmaDevice* device)
+    : id_(id), private_data_(std::move(private_data)), device_(device) {}
+
+ConnectRequest::~ConnectRequest() {
+    if (owned_ && rdma_destroy_id(id_) != 0) log_destroy_failure("rdma_destroy_id", errno);
+}
+
+std::string ConnectRequest::source_address() const {
+    sockaddr* sa = rdma_get_peer_addr(id_);
+    char host[NI_MAXHOST] = "?";
+    if (sa != nullptr) {
+        const socklen_t len = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+        ::getnameinfo(sa, len, host, sizeof host, nullptr, 0, NI_NUMERICHOST);
+    }
+    std::string s = host;
+    if (s.rfind("::ffff:", 0) == 0) s = s.substr(7);  // IPv4-mapped
+    return s;
+}
+
+std::unique_ptr<VerbsConnection> ConnectRequest::create_connection(std::size_t poller, QueueDepths depths,
+                                                                   std::uint64_t token) {
+    id_->context = reinterpret_cast<void*>(token);
+    auto connection = std::make_unique<VerbsConnection>(CmId(id_), device_->domain(), device_->notifier(poller), depths);
+    owned_ = false;
+    return connection;
+}
+
+int ConnectRequest::accept(VerbsConnection& connection, std::span<const std::uint8_t> private_data) {
+    ibv_device_attr attr{};
+    ibv_query_device(device_->context(), &attr);
+    rdma_conn_param param{};
+    param.private_data = private_data.data();
+    param.private_data_len = static_cast<std::uint8_t>(private_data.size());
+    // RDMA READs we issue (data-out) and accept: as many as the device allows.
+    param.responder_resources = static_cast<std::uint8_t>(std::min(attr.max_qp_rd_atom, 255));
+    param.initiator_depth = static_cast<std::uint8_t>(std::min(attr.max_qp_init_rd_atom, 255));
+    param.flow_control = 1;
+    param.retry_count = 7;
+    param.rnr_retry_count = 7;  // "infinite": credits make RNR rare, never fatal
+    if (rdma_accept(connection.cm_id(), &param) != 0) return errno;
+    return 0;
+}
+
+void ConnectRequest::reject(std::span<const std::uint8_t> private_data) noexcept {
+    if (rdma_reject(id_, private_data.data(), static_cast<std::uint8_t>(private_data.size())) != 0)
+        log_destroy_failure("rdma_reject", errno);
+}
+
+CmListener::CmListener(DeviceList& devices, Handlers handlers)
+    : devices_(devices), handlers_(std::move(handlers)), channel_(create_event_channel()) {
+    const int flags = ::fcntl(channel_->fd, F_GETFL);
+    if (flags < 0 || ::fcntl(channel_->fd, F_SETFL, flags | O_NONBLOCK) != 0) throw_verb_error("fcntl", errno);
+}
+
+void CmListener::listen(const std::string& host, std::uint16_t port) {
+    addrinfo hints{};
+    hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+    addrinfo* info = nullptr;
+    const std::string port_text = std::to_string(port);
+    if (int rc = ::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &info); rc != 0)
+        throw std::system_error(EINVAL, std::generic_category(), "listen address " + host + ": " + gai_strerror(rc));
+    CmId id = create_cm_id(channel_.get(), nullptr);
+    const int bound = rdma_bind_addr(id.get(), info->ai_addr);
+    const int bind_errno = errno;
+    ::freeaddrinfo(info);
+    if (bound != 0) throw std::system_error(bind_errno, std::generic_category(), "rdma_bind_addr " + host + ":" + port_text);
+    if (rdma_listen(id.get(), 128) != 0)
+        throw std::system_error(errno, std::generic_category(), "rdma_listen " + host + ":" + port_text);
+    listeners_.push_back(std::move(id));
+}
+
+void CmListener::process_events() {
+    rdma_cm_event* event = nullptr;
+    while (rdma_get_cm_event(channel_.get(), &event) == 0) {
+        // Copy what we need and acknowledge first: rdma_destroy_id blocks
+        // until the events of its id are acknowledged.
+        const rdma_cm_event_type type = event->event;
+        rdma_cm_id* id = event->id;
+        const int status = event->status;
+        std::vector<std::uint8_t> private_data;
+        if (type == RDMA_CM_EVENT_CONNECT_REQUEST && event->param.conn.private_data != nullptr) {
+            const auto* p = static_cast<const std::uint8_t*>(event->param.conn.private_data);
+            private_data.assign(p, p + event->param.conn.private_data_len);
+        }
+        rdma_ack_cm_event(event);
+        const auto token = reinterpret_cast<std::uint64_t>(id->context);
+        switch (type) {
+            case RDMA_CM_EVENT_CONNECT_REQUEST: {
+                ConnectRequest request(id, std::move(private_data), devices_.find(id->verbs));
+                if (request.device() == nullptr) {
+                    spdlog::error("connect request on an unknown RDMA device: rejected");
+                    request.reject({});
+                    break;
+                }
+                handlers_.on_connect_request(request);
+                break;
+            }
+            case RDMA_CM_EVENT_ESTABLISHED: handlers_.on_event(token, CmEvent::established); break;
+            case RDMA_CM_EVENT_DISCONNECTED: handlers_.on_event(token, CmEvent::disconnected); break;
+            case RDMA_CM_EVENT_DEVICE_REMOVAL: handlers_.on_event(token, CmEvent::device_removal); break;
+            case RDMA_CM_EVENT_TIMEWAIT_EXIT: break;
+            default:
+                spdlog::debug("RDMA/CM event {} status {}", rdma_event_str(type), status);
+                if (token != 0) handlers_.on_event(token, CmEvent::error);
+                break;
+        }
+    }
+}
+
+}  // namespace srp::rdma

@@ -1,0 +1,92 @@
+#include "srp_target/service/poller.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+namespace srp::target {
+
+Poller::Poller(std::string name, std::function<void(Channel&)> on_closed)
+    : name_(std::move(name)), on_closed_(std::move(on_closed)), wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+
+Poller::~Poller() {
+    stop();
+    ::close(wake_fd_);
+}
+
+void Poller::add_notifier(fabric::Notifier* notifier) { notifiers_.push_back(notifier); }
+
+void Poller::start() { thread_ = std::thread([this] { run(); }); }
+
+void Poller::stop() {
+    if (!thread_.joinable()) return;
+    stopping_.store(true, std::memory_order_release);
+    wake();
+    thread_.join();
+}
+
+void Poller::adopt(std::unique_ptr<Channel> channel) {
+    {
+        std::lock_guard lock(inbox_mutex_);
+        inbox_.push_back(std::move(channel));
+    }
+    channel_count_.fetch_add(1, std::memory_order_relaxed);
+    wake();
+}
+
+void Poller::wake() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void Poller::run() {
+    int idle_spins = 0;
+    while (!stopping_.load(std::memory_order_acquire)) {
+        {
+            std::lock_guard lock(inbox_mutex_);
+            for (auto& c : inbox_) channels_st_.push_back(std::move(c));
+            inbox_.clear();
+        }
+        std::size_t work = 0;
+        for (auto& channel : channels_st_) work += channel->poll();
+        // Destroy channels whose every work request has completed.
+        for (auto it = channels_st_.begin(); it != channels_st_.end();) {
+            if ((*it)->drained()) {
+                on_closed_(**it);
+                it = channels_st_.erase(it);
+                channel_count_.fetch_sub(1, std::memory_order_relaxed);
+            } else {
+                ++it;
+            }
+        }
+        if (work > 0) {
+            idle_spins = 0;
+            continue;
+        }
+        if (++idle_spins < kIdleSpinsBeforeSleep) continue;
+        idle_spins = 0;
+        sleep_until_work();
+    }
+    channels_st_.clear();
+}
+
+void Poller::sleep_until_work() {
+    // Arm, then poll once more: a completion that arrived before arming would not wake us.
+    for (auto& channel : channels_st_) channel->arm();
+    for (auto& channel : channels_st_)
+        if (channel->poll() > 0) return;
+    std::vector<pollfd> fds;
+    fds.push_back(pollfd{wake_fd_, POLLIN, 0});
+    for (auto* n : notifiers_) fds.push_back(pollfd{n->fd(), POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), kSleepTimeoutMs) <= 0) return;
+    std::uint64_t value;
+    while (::read(wake_fd_, &value, sizeof value) == sizeof value) {
+    }
+    for (auto* n : notifiers_) n->consume();
+}
+
+}  // namespace srp::target

@@ -1,0 +1,65 @@
+// srp_target configuration: command line and config file share option names
+// (Boost.Program_options). Every bad value raises ConfigError naming the option.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "srp_target/srp/login.h"
+
+namespace srp::target {
+
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct LunConfig {
+    std::uint16_t number = 0;
+    std::string path;              // empty: anonymous memory
+    std::uint64_t size_bytes = 0;  // 0: existing size
+    std::uint32_t block_size = 512;
+    bool read_only = false;
+    std::string serial;
+};
+
+struct ListenAddress {
+    std::string host = "0.0.0.0";
+    std::uint16_t port = 5555;
+};
+
+struct TargetConfig {
+    std::vector<ListenAddress> listen;
+    std::vector<LunConfig> luns;
+    std::optional<std::uint64_t> id_ext;    // default: the RDMA device's node GUID
+    std::optional<std::uint64_t> ioc_guid;  // default: the RDMA device's node GUID
+    Acl acl;
+    std::uint32_t queue_depth = 128;
+    std::uint32_t max_iu_size = 8276;
+    std::uint32_t max_channels_per_nexus = 64;
+    std::uint32_t pollers = 0;  // 0: one per core
+    bool immediate_data = true;
+    std::uint64_t register_backstore_max_bytes = 512ull << 20;
+    std::uint32_t bounce_chunks = 64;
+    std::string log_level = "info";
+    std::uint32_t stats_interval_s = 60;
+    bool help = false;
+    std::string help_text;
+};
+
+// Parses argv (and --config FILE). With no LUN, one default LUN is served.
+TargetConfig parse_target_config(int argc, const char* const argv[]);
+
+// "1G", "512M", "4096", "64k" -> bytes.
+std::uint64_t parse_size(const std::string& text, const std::string& option);
+// "path=/x.img,size=1G,block-size=4096,read-only,serial=S,lun=3"
+LunConfig parse_lun(const std::string& text, std::uint16_t default_number);
+ListenAddress parse_listen(const std::string& text);
+
+inline constexpr const char* kDefaultBackstorePath = "/var/tmp/srp_target/lun0.img";
+inline constexpr std::uint64_t kDefaultBackstoreBytes = 1ull << 30;
+
+}  // namespace srp::target
