@@ -35,7 +35,7 @@ rxe_up() {
 		rdma link show "$RDMA_DEV/1" | grep -q 'state ACTIVE' && break
 		sleep 0.1
 	done
-	echo "rdma: $RDMA_DEV on $RDMA_NETDEV ip $RDMA_IP gid0 $RDMA_GID0 ($(rdma link show "$RDMA_DEV/1" | grep -o 'state [A-Z]*'))"
+	echo "rdma: $RDMA_DEV on $RDMA_NETDEV ip $RDMA_IP gid0 $RDMA_GID0 ($(rdma link show "$RDMA_DEV/1" | grep -o 'state [A-Z]*' | head -1))"
 }
 
 LIO_CFG=/sys/kernel/config/target

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -103,6 +104,7 @@ std::expected<void, std::error_code> Backstore::flush(std::uint64_t offset, std:
 
 std::expected<void, std::error_code> Backstore::discard(std::uint64_t offset, std::uint64_t length) const noexcept {
     if (read_only_) return std::unexpected(std::make_error_code(std::errc::read_only_file_system));
+    if (pinned()) return std::unexpected(std::make_error_code(std::errc::device_or_resource_busy));
     if (offset + length > size_bytes_ || offset + length < offset)
         return std::unexpected(std::make_error_code(std::errc::invalid_argument));
     if (length == 0) return {};
@@ -127,6 +129,13 @@ std::expected<void, std::error_code> Backstore::discard(std::uint64_t offset, st
         std::memset(base_ + offset, 0, length);  // no hole support: zeroing keeps the LBPRZ promise
     }
     return {};
+}
+
+void Backstore::mark_written(std::uint64_t offset, std::uint64_t length) const noexcept {
+    if (read_only_ || kind_ == BackstoreKind::anonymous || length == 0 || offset >= size_bytes_) return;
+    const std::uint64_t end = std::min(offset + length, size_bytes_);
+    for (std::uint64_t page = offset & ~(page_size() - 1); page < end; page += page_size())
+        __atomic_fetch_or(base_ + page, std::uint8_t{0}, __ATOMIC_RELAXED);
 }
 
 }  // namespace srp::target

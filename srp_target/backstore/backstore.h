@@ -6,6 +6,7 @@
 // that names the path and the problem.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <expected>
 #include <span>
@@ -45,10 +46,23 @@ public:
     // also fdatasyncs the file range). No-op for anonymous memory.
     std::expected<void, std::error_code> flush(std::uint64_t offset, std::uint64_t length) const noexcept;
     // Deallocates the range; afterwards it reads as zeros (hole punch, or
-    // MADV_REMOVE for anonymous memory).
+    // MADV_REMOVE for anonymous memory). Refused while pinned.
     std::expected<void, std::error_code> discard(std::uint64_t offset, std::uint64_t length) const noexcept;
 
+    // Pinned: registered for RDMA, so the pages must stay the file's pages.
+    // A hole punch would detach them (the registration would keep the old
+    // pages), so a pinned backstore cannot deallocate.
+    void set_pinned(bool pinned) noexcept { pinned_.store(pinned, std::memory_order_release); }
+    bool pinned() const noexcept { return pinned_.load(std::memory_order_acquire); }
+    bool can_deallocate() const noexcept { return !read_only_ && !pinned(); }
+
+    // Marks [offset, offset+length) dirty after a device (RDMA) wrote it
+    // behind the page tables' back, so msync/writeback persist it: one atomic
+    // no-op write per page, which cannot clobber concurrent writes.
+    void mark_written(std::uint64_t offset, std::uint64_t length) const noexcept;
+
 private:
+    std::atomic<bool> pinned_{false};
     std::string path_;
     BackstoreKind kind_;
     bool read_only_;

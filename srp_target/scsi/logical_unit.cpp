@@ -46,7 +46,6 @@ LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig
     }
     // NAA 3 "locally assigned" (SPC-4 7.8.6.6.4): 4-bit NAA then 60 bits we choose.
     naa_id_ = (std::uint64_t{3} << 60) | (stable_hash(config_.serial) & 0x0fffffffffffffffull);
-    thin_provisioned_ = !backstore_->read_only();
 }
 
 const LogicalUnit::CommandInfo* LogicalUnit::lookup(std::uint8_t opcode) noexcept {

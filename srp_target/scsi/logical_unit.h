@@ -57,6 +57,8 @@ public:
     Backstore& backstore() const noexcept { return *backstore_; }
     std::uint64_t naa_identifier() const noexcept { return naa_id_; }
     bool write_cache_enabled() const noexcept { return write_cache_enabled_.load(std::memory_order_relaxed); }
+    // Thin provisioned (UNMAP, LBPME) unless read-only or pinned for RDMA.
+    bool thin_provisioned() const noexcept { return backstore_->can_deallocate(); }
 
 private:
     using Handler = void (LogicalUnit::*)(ScsiTask&, scsi::Cdb);
@@ -119,7 +121,6 @@ private:
     std::unique_ptr<Backstore> backstore_;
     LogicalUnitConfig config_;
     std::uint64_t naa_id_;
-    bool thin_provisioned_;
     std::atomic<bool> write_cache_enabled_{true};
     std::atomic<bool> started_{true};
     std::atomic<int> nexuses_with_unit_attention_{0};

@@ -137,7 +137,7 @@ std::optional<std::vector<std::uint8_t>> LogicalUnit::vpd_page(std::uint8_t page
             store_be<std::uint16_t>(d, 6, 1);  // optimal transfer length granularity
             store_be<std::uint32_t>(d, 8, kMaxTransferBytes / config_.block_size);
             store_be<std::uint32_t>(d, 12, kMaxTransferBytes / config_.block_size);
-            if (thin_provisioned_) {
+            if (thin_provisioned()) {
                 store_be<std::uint32_t>(d, 20, 0xffffffffu);  // maximum UNMAP LBA count: unlimited
                 store_be<std::uint32_t>(d, 24, kMaxUnmapDescriptors);
                 store_be<std::uint32_t>(d, 28, std::max<std::uint32_t>(1, 4096 / config_.block_size));
@@ -151,7 +151,7 @@ std::optional<std::vector<std::uint8_t>> LogicalUnit::vpd_page(std::uint8_t page
             break;
         case 0xB2:  // Logical Block Provisioning (SBC-3 6.6.6)
             d.assign(8, 0);
-            if (thin_provisioned_) {
+            if (thin_provisioned()) {
                 d[5] = 0x80 | 0x40 | 0x20 | 0x04;  // LBPU, LBPWS, LBPWS10, LBPRZ
                 d[6] = 0x02;                       // thin provisioned
             }
@@ -194,7 +194,7 @@ void LogicalUnit::service_action_in16(ScsiTask& task, scsi::Cdb cdb) {
     store_be<std::uint32_t>(d, 8, config_.block_size);
     // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: 512-byte blocks on 4 KiB pages.
     d[13] = config_.block_size == 512 ? 3 : 0;
-    if (thin_provisioned_) d[14] = 0x80 | 0x40;  // LBPME, LBPRZ
+    if (thin_provisioned()) d[14] = 0x80 | 0x40;  // LBPME, LBPRZ
     set_data_in(task, std::move(d), scsi::allocation_length(cdb));
 }
 

@@ -143,7 +143,7 @@ void LogicalUnit::finish_write_same(ScsiTask& task) {
     const std::uint64_t offset = task.lba_ * config_.block_size;
     const std::uint64_t length = std::uint64_t{task.blocks_} * config_.block_size;
     // SBC-3 5.46: UNMAP with a zero block may deallocate; LBPRZ=1 keeps reads zero.
-    if (unmap_bit && zeros && thin_provisioned_) {
+    if (unmap_bit && zeros && thin_provisioned()) {
         if (!backstore_->discard(offset, length))
             return task.complete_check(SenseBuilder{SenseKey::medium_error, Asc::write_error, {}, {}});
     } else {
@@ -157,6 +157,8 @@ void LogicalUnit::finish_write_same(ScsiTask& task) {
 
 void LogicalUnit::unmap(ScsiTask& task, scsi::Cdb cdb) {
     if (!check_writable(task)) return;
+    // LBPU=0 in VPD B2h: UNMAP is not a supported command (SBC-3 5.28).
+    if (!thin_provisioned()) return task.complete_check(illegal(Asc::invalid_command_operation_code, 0));
     if (cdb[1] & 0x01) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 0));  // ANCHOR
     const std::uint16_t length = wire::load_be<std::uint16_t>(cdb, 7);
     if (length == 0) return;

@@ -51,7 +51,10 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
             }
             // Local access only: no peer can read or write target memory.
             auto registration = device->domain().register_memory(bytes, false);
-            if (registration) registered.add(std::move(*registration));
+            if (registration) {
+                registered.add(std::move(*registration), unit->backstore());
+                unit->backstore().set_pinned(true);
+            }
             else spdlog::warn("{}: cannot register LUN {} ({}): bounce buffers", device->name(), number,
                               registration.error().message());
         }

@@ -213,6 +213,8 @@ void Channel::on_chain_done(Request& r, const Completion& c) {
                 }
                 for (std::uint32_t chunk : r.bounce) free_bounce_.push_back(chunk);
                 r.bounce.clear();
+            } else {
+                backstores_.mark_written(buffer);  // the HCA wrote behind the page tables
             }
             r.data_out_moved = buffer.size();
             stats_.bytes_written += buffer.size();

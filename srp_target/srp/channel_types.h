@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/fabric/connection.h"
+#include "srp_target/backstore/backstore.h"
 
 namespace srp::target {
 
@@ -26,7 +27,10 @@ struct TargetStats {
 // Backstore mappings registered with a device's PD (local access only).
 class RegisteredBackstores {
 public:
-    void add(std::unique_ptr<fabric::Registration> registration) { registrations_.push_back(std::move(registration)); }
+    void add(std::unique_ptr<fabric::Registration> registration, const Backstore& backstore) {
+        registrations_.push_back(std::move(registration));
+        backstores_.push_back(&backstore);
+    }
     // The registered segment covering bytes, or nullopt (then use bounce buffers).
     std::optional<fabric::LocalSegment> find(std::span<const std::uint8_t> bytes) const noexcept {
         for (const auto& r : registrations_) {
@@ -38,9 +42,18 @@ public:
         return std::nullopt;
     }
     std::size_t size() const noexcept { return registrations_.size(); }
+    // After an RDMA READ landed in a registered backstore: let writeback see it.
+    void mark_written(std::span<const std::uint8_t> bytes) const noexcept {
+        for (std::size_t i = 0; i < registrations_.size(); ++i) {
+            const auto all = registrations_[i]->bytes();
+            if (bytes.data() >= all.data() && bytes.data() + bytes.size() <= all.data() + all.size())
+                return backstores_[i]->mark_written(static_cast<std::uint64_t>(bytes.data() - all.data()), bytes.size());
+        }
+    }
 
 private:
     std::vector<std::unique_ptr<fabric::Registration>> registrations_;
+    std::vector<const Backstore*> backstores_;
 };
 
 struct ChannelParams {

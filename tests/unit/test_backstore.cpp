@@ -111,3 +111,23 @@ TEST_CASE("anonymous memory backstore - discard of partial pages", "[backstore]"
 TEST_CASE("anonymous memory needs a size", "[backstore]") {
     CHECK_THROWS_WITH(Backstore(BackstoreConfig{"", 0, false}), Catch::Contains("needs a size"));
 }
+
+TEST_CASE("a pinned backstore refuses to deallocate", "[backstore]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    b.set_pinned(true);
+    CHECK_FALSE(b.can_deallocate());
+    CHECK_FALSE(b.discard(0, 4096).has_value());
+}
+
+TEST_CASE("mark_written keeps the data and makes it reach the file on flush", "[backstore]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    for (std::size_t i = 0; i < 3 * 4096; ++i) b.bytes()[8192 + i] = static_cast<std::uint8_t>(i);
+    b.mark_written(8192, 3 * 4096);
+    CHECK(b.bytes()[8192 + 5] == 5);
+    REQUIRE(b.flush(8192, 3 * 4096).has_value());
+    std::ifstream in(dir.file("lun0"), std::ios::binary);
+    in.seekg(8192 + 4096 + 7);
+    CHECK(in.get() == static_cast<int>(static_cast<std::uint8_t>(4096 + 7)));
+}

@@ -338,3 +338,22 @@ TEST_CASE("COMPARE AND WRITE of zero blocks is GOOD", "[engine][io]") {
     Engine e;
     CHECK(e.run(hex("89 00 00 00 00 00 00 00 00 05 00 00 00 00 00 00")).status == Status::good);
 }
+
+TEST_CASE("a pinned backstore is thick: no UNMAP and no LBPME", "[engine][io]") {
+    Engine e;
+    e.unit->backstore().set_pinned(true);
+    CHECK_SENSE(e.run(hex("42 00 00 00 00 00 00 00 18 00"), std::vector<std::uint8_t>(24, 0)), illegal_request,
+                invalid_command_operation_code);
+    CHECK(to_hex(e.run(hex("12 01 b2 00 ff 00")).data) == "00 b2 00 04 00 00 00 00");
+    CHECK(e.run(hex("9e 10 00 00 00 00 00 00 00 00 00 00 00 20 00 00")).data[14] == 0);
+}
+
+TEST_CASE("WRITE SAME with UNMAP on a pinned backstore writes zeros instead", "[engine][io]") {
+    Engine e;
+    REQUIRE(e.run(cdb16(0x8a, 0, 4), pattern(2048, 1)).status == Status::good);
+    e.unit->backstore().set_pinned(true);
+    auto c = cdb16(0x93, 0, 4);
+    c[1] = 0x08;
+    CHECK(e.run(c, std::vector<std::uint8_t>(512, 0)).status == Status::good);
+    CHECK(e.run(cdb16(0x88, 0, 4)).data == std::vector<std::uint8_t>(2048, 0));
+}
