@@ -107,7 +107,7 @@ LoopbackConnection::~LoopbackConnection() {
 void LoopbackConnection::complete_locked(int side, Completion c) {
     auto& s = shared_->sides[side];
     if (!s.alive) return;
-    if (s.faults.hold_completions) {
+    if (s.faults.hold_completions && c.kind != WorkKind::receive) {
         s.held.push_back(c);
         return;
     }

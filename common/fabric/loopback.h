@@ -53,7 +53,7 @@ private:
 class LoopbackConnection;
 struct LoopbackFaults {
     std::optional<CompletionStatus> next_rdma_status;  // fail the next RDMA op with this status
-    bool hold_completions = false;                     // queue completions until released
+    bool hold_completions = false;                     // delay send/RDMA completions until released
 };
 
 // Creates a connected pair. Each end resolves the other end's RDMA through its domain.
