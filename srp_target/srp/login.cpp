@@ -1,7 +1,6 @@
 #include "srp_target/srp/login.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "common/wire/iu_encode.h"
 #include "common/wire/iu_parse.h"
@@ -97,40 +96,6 @@ wire::LoginRej LoginDecision::rejection() const {
     rej.tag = request.tag;
     rej.buf_fmt = wire::kBufFmtDirect | wire::kBufFmtIndirect;
     return rej;
-}
-
-std::optional<wire::PortId> parse_port_id(const std::string& text) {
-    std::string hex;
-    for (char c : text)
-        if (c != ':' && c != '-') hex += c;
-    if (hex.rfind("0x", 0) == 0) hex = hex.substr(2);
-    if (hex.size() != 32) return std::nullopt;
-    wire::PortId id{};
-    for (std::size_t i = 0; i < 16; ++i) {
-        unsigned value = 0;
-        if (std::sscanf(hex.c_str() + 2 * i, "%2x", &value) != 1) return std::nullopt;
-        id[i] = static_cast<std::uint8_t>(value);
-    }
-    return id;
-}
-
-std::string format_port_id(const wire::PortId& id) {
-    std::string s;
-    char buf[3];
-    for (auto b : id) {
-        std::snprintf(buf, sizeof buf, "%02x", b);
-        s += buf;
-    }
-    return s;
-}
-
-wire::PortId make_target_port_id(std::uint64_t id_ext, std::uint64_t ioc_guid) {
-    wire::PortId id{};
-    for (int i = 0; i < 8; ++i) {
-        id[i] = static_cast<std::uint8_t>(id_ext >> (56 - 8 * i));
-        id[8 + i] = static_cast<std::uint8_t>(ioc_guid >> (56 - 8 * i));
-    }
-    return id;
 }
 
 }  // namespace srp::target

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/wire/iu_layouts.h"
+#include "common/wire/port_id.h"
 #include "common/wire/srp_constants.h"
 
 namespace srp::target {
@@ -55,10 +56,8 @@ struct LoginDecision {
 
 LoginDecision evaluate_login(const LoginRequest& request, const LoginPolicy& policy);
 
-// "fe80000000000000505400fffe123456" <-> PortId; also accepts ':' separators.
-std::optional<wire::PortId> parse_port_id(const std::string& text);
-std::string format_port_id(const wire::PortId& id);
-// target_port_id = id_ext || ioc_guid (SRP r16a 5.6.5, I/O class 0x0100).
-wire::PortId make_target_port_id(std::uint64_t id_ext, std::uint64_t ioc_guid);
+using wire::format_port_id;
+using wire::make_target_port_id;
+using wire::parse_port_id;
 
 }  // namespace srp::target

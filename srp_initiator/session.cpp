@@ -1,0 +1,247 @@
+// Session setup: login of every channel, buffers, reconnect and logout.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "common/scsi/sense.h"
+#include "common/wire/iu_encode.h"
+#include "srp_initiator/session_internal.h"
+
+namespace srp::initiator {
+
+namespace {
+
+constexpr std::size_t kPoolAlignment = 4096;
+
+wire::PortId default_initiator_port_id() {
+    // initiator_ext 0, then a stable 64-bit value derived from the host name.
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (const char* p = host; *p; ++p) h = (h ^ static_cast<unsigned char>(*p)) * 0x100000001b3ull;
+    wire::PortId id{};
+    for (int i = 0; i < 8; ++i) id[8 + i] = static_cast<std::uint8_t>(h >> (56 - 8 * i));
+    return id;
+}
+
+}  // namespace
+
+std::string_view to_string(SubmitError error) noexcept {
+    switch (error) {
+        case SubmitError::no_credits: return "no credits";
+        case SubmitError::no_slot: return "no free request slot";
+        case SubmitError::disconnected: return "disconnected";
+        case SubmitError::buffer_not_from_pool: return "buffer not from the session's registered pool";
+        case SubmitError::too_large: return "command does not fit in an IU";
+    }
+    return "unknown";
+}
+
+std::string CommandResult::describe() const {
+    if (transport_error) return "transport error: " + error;
+    if (timed_out) return "timed out (aborted)";
+    if (status == scsi::Status::check_condition) {
+        if (auto d = scsi::decode_sense(sense)) return "CHECK CONDITION: " + d->describe();
+        return "CHECK CONDITION (no sense data)";
+    }
+    return std::string(scsi::status_name(status));
+}
+
+Session::Session(Connector connector, SessionOptions options)
+    : connector_(std::move(connector)), options_(std::move(options)) {
+    initiator_port_id_ = options_.initiator_port_id.value_or(default_initiator_port_id());
+    pool_.resize(options_.pool_bytes);
+    free_ranges_.emplace_back(0, pool_.size());
+}
+
+Session::~Session() { logout(); }
+
+std::expected<std::unique_ptr<Session>, LoginFailure> Session::login(Connector connector, SessionOptions options) {
+    if (options.channels == 0) options.channels = 1;
+    std::unique_ptr<Session> session(new Session(std::move(connector), std::move(options)));
+    if (auto opened = session->open_all(); !opened) return std::unexpected(opened.error());
+    return session;
+}
+
+std::expected<void, LoginFailure> Session::open_all() {
+    channels_.clear();
+    for (std::uint32_t i = 0; i < options_.channels; ++i) {
+        // SRP r16a 6.2: the first channel of a nexus logs in SINGLE, the others MULTI.
+        auto channel = open_channel(i == 0);
+        if (!channel) {
+            channels_.clear();
+            return std::unexpected(channel.error());
+        }
+        channels_.push_back(std::move(*channel));
+    }
+    return {};
+}
+
+std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_channel(bool single) {
+    auto req = wire::make_login_req_rdma();
+    const std::uint64_t login_tag = next_tag_++;
+    std::memcpy(req.tag.data(), &login_tag, sizeof login_tag);
+    req.req_it_iu_len = options_.it_iu_len;
+    req.req_buf_fmt = wire::kBufFmtDirect | wire::kBufFmtIndirect;
+    req.req_flags = single ? wire::kMultiChannelSingle : wire::kMultiChannelMulti;
+    if (options_.immediate_data) {
+        req.req_flags |= wire::kReqFlagImmediateRequested;
+        req.imm_data_offset = static_cast<std::uint16_t>(options_.imm_data_offset);
+    }
+    req.initiator_port_id = initiator_port_id_;
+    for (int i = 0; i < 8; ++i) {
+        req.target_port_id[i] = static_cast<std::uint8_t>(options_.id_ext >> (56 - 8 * i));
+        req.target_port_id[8 + i] = static_cast<std::uint8_t>(options_.ioc_guid >> (56 - 8 * i));
+    }
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(&req);
+    auto link = connector_({bytes, sizeof req});
+    if (!link) return std::unexpected(link.error());
+    auto rsp = wire::parse_login_rsp(link->accept_data);
+    if (!rsp)
+        return std::unexpected(LoginFailure{LoginFailure::Kind::protocol,
+                                            "the target accepted the connection without a valid SRP_LOGIN_RSP (" +
+                                                std::string(wire::to_string(rsp.error())) + ")",
+                                            {}});
+    auto ch = std::make_unique<Channel>();
+    ch->link = std::move(*link);
+    ch->info.credits = rsp->req_lim_delta.value();
+    ch->info.max_it_iu_len = std::min(rsp->max_it_iu_len.value(), options_.it_iu_len);
+    ch->info.max_ti_iu_len = rsp->max_ti_iu_len.value();
+    ch->info.buf_fmt = rsp->buf_fmt.value();
+    ch->info.rsp_flags = rsp->rsp_flags;
+    ch->info.immediate_data = options_.immediate_data && (rsp->rsp_flags & wire::kRspFlagImmediateSupported);
+    ch->info.description = ch->link.description;
+    ch->imm_data_offset = ch->info.immediate_data ? options_.imm_data_offset : 0;
+    if (ch->info.credits < 2 || ch->info.max_ti_iu_len < sizeof(wire::RspHeader))
+        return std::unexpected(LoginFailure{LoginFailure::Kind::protocol, "unusable login response: " +
+                                            std::to_string(ch->info.credits) + " credits, max_ti_iu_len " +
+                                            std::to_string(ch->info.max_ti_iu_len), {}});
+    ch->credits = ch->info.credits;
+    const std::uint32_t slots = std::min<std::uint32_t>(ch->info.credits, 4096);
+    ch->receive_count = slots + kExtraReceives;
+    ch->send_memory.resize(std::size_t{slots} * ch->info.max_it_iu_len);
+    ch->receive_memory.resize(std::size_t{ch->receive_count} * ch->info.max_ti_iu_len);
+    ch->control_memory.resize(kControlBytes * 2);
+    auto reg = [&](std::span<std::uint8_t> m, bool remote) -> std::expected<std::unique_ptr<fabric::Registration>, LoginFailure> {
+        auto r = ch->link.domain->register_memory(m, remote);
+        if (!r) return std::unexpected(LoginFailure{LoginFailure::Kind::error, "memory registration: " + r.error().message(), {}});
+        return std::move(*r);
+    };
+    // Data buffers and send buffers (which hold external descriptor tables) are
+    // remotely accessible: the target RDMA-reads and -writes them.
+    auto pool = reg(pool_, true);
+    auto send = reg(ch->send_memory, true);
+    auto receive = reg(ch->receive_memory, false);
+    auto control = reg(ch->control_memory, false);
+    for (auto* r : {&pool, &send, &receive, &control})
+        if (!*r) return std::unexpected(r->error());
+    ch->pool_mr = std::move(*pool);
+    ch->send_mr = std::move(*send);
+    ch->receive_mr = std::move(*receive);
+    ch->control_mr = std::move(*control);
+    ch->slots.resize(slots);
+    for (std::uint32_t i = slots; i-- > 0;) ch->free_slots.push_back(i);
+    for (std::uint32_t i = 0; i < ch->receive_count; ++i) {
+        auto segment = ch->receive_mr->segment(std::size_t{i} * ch->info.max_ti_iu_len, ch->info.max_ti_iu_len);
+        if (!ch->link.connection->post_receive(kReceiveTag | i, segment))
+            return std::unexpected(LoginFailure{LoginFailure::Kind::error, "cannot post receives", {}});
+    }
+    return ch;
+}
+
+const LoginInfo& Session::login_info(std::size_t channel) const { return channels_.at(channel)->info; }
+
+bool Session::connected() const noexcept {
+    return !channels_.empty() && std::all_of(channels_.begin(), channels_.end(), [](const auto& c) { return !c->dead; });
+}
+
+std::optional<std::span<std::uint8_t>> Session::allocate(std::size_t bytes) {
+    bytes = (std::max<std::size_t>(bytes, 1) + kPoolAlignment - 1) & ~(kPoolAlignment - 1);
+    for (auto it = free_ranges_.begin(); it != free_ranges_.end(); ++it) {
+        if (it->second < bytes) continue;
+        const std::size_t offset = it->first;
+        it->first += bytes;
+        it->second -= bytes;
+        if (it->second == 0) free_ranges_.erase(it);
+        return std::span<std::uint8_t>(pool_.data() + offset, bytes);
+    }
+    return std::nullopt;
+}
+
+void Session::release(std::span<std::uint8_t> buffer) {
+    if (buffer.empty()) return;
+    const auto offset = static_cast<std::size_t>(buffer.data() - pool_.data());
+    const std::size_t bytes = (buffer.size() + kPoolAlignment - 1) & ~(kPoolAlignment - 1);
+    auto it = std::lower_bound(free_ranges_.begin(), free_ranges_.end(), std::make_pair(offset, std::size_t{0}));
+    it = free_ranges_.insert(it, {offset, bytes});
+    // Merge with the neighbours.
+    if (auto next = it + 1; next != free_ranges_.end() && it->first + it->second == next->first) {
+        it->second += next->second;
+        free_ranges_.erase(next);
+    }
+    if (it != free_ranges_.begin()) {
+        auto prev = it - 1;
+        if (prev->first + prev->second == it->first) {
+            prev->second += it->second;
+            free_ranges_.erase(it);
+        }
+    }
+}
+
+std::optional<std::uint32_t> Session::registration_key(Channel& ch, std::span<const std::uint8_t> buffer) const {
+    if (buffer.data() < pool_.data() || buffer.data() + buffer.size() > pool_.data() + pool_.size()) return std::nullopt;
+    return ch.pool_mr->rkey();
+}
+
+void Session::fail_channel(Channel& ch, const std::string& why) {
+    if (ch.dead) return;
+    ch.dead = true;
+    ch.link.connection->disconnect();
+    for (auto& slot : ch.slots) {
+        if (!slot.busy) continue;
+        CommandResult r;
+        r.transport_error = true;
+        r.error = why;
+        finish(ch, slot, r);
+    }
+}
+
+std::expected<void, LoginFailure> Session::reconnect() {
+    for (auto& ch : channels_) fail_channel(*ch, "reconnecting");
+    // Drain flushed completions before the old channels go away.
+    for (auto& ch : channels_) {
+        fabric::Completion c[32];
+        for (int i = 0; i < 100 && ch->link.connection->poll(c) > 0; ++i) {
+        }
+    }
+    return open_all();
+}
+
+void Session::logout() {
+    for (auto& ch : channels_) {
+        if (ch->dead) continue;
+        auto logout = wire::make_iu<wire::ILogout>(wire::Opcode::i_logout);
+        const std::uint64_t tag = next_tag_++;
+        std::memcpy(logout.tag.data(), &tag, sizeof tag);
+        std::memcpy(ch->control_memory.data() + kControlBytes, &logout, sizeof logout);
+        ch->logging_out = true;
+        if (ch->link.connection->post_send(kControlTag | 1, ch->control_mr->segment(kControlBytes, sizeof logout))) {
+            // Give the SRP_I_LOGOUT a moment to leave before disconnecting.
+            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+            bool sent = false;
+            while (!sent && std::chrono::steady_clock::now() < until) {
+                fabric::Completion c[16];
+                const std::size_t n = ch->link.connection->poll(c);
+                for (std::size_t i = 0; i < n; ++i)
+                    if (c[i].wr_id == (kControlTag | 1)) sent = true;
+                    else handle_completion(*ch, c[i]);
+                if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+            }
+        }
+        fail_channel(*ch, "logged out");
+    }
+}
+
+}  // namespace srp::initiator

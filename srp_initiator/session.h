@@ -1,0 +1,142 @@
+// A user-space SRP initiator session: one I_T nexus with N RDMA channels
+// (the first logs in SINGLE, the others MULTI), credit accounting, command
+// submission with registered data buffers, SRP_RSP parsing, task management,
+// per-command timeouts that abort, reconnect and logout.
+//
+// Thread: a Session is single threaded; the caller drives it with poll()
+// (execute() polls internally). Buffers passed to submit() must come from
+// allocate() and stay untouched until the command completes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/scsi/scsi_constants.h"
+#include "common/wire/iu_layouts.h"
+#include "common/wire/srp_constants.h"
+#include "srp_initiator/connector.h"
+
+namespace srp::initiator {
+
+enum class DescriptorMode {
+    automatic,  // immediate data for small writes when granted, else one direct descriptor
+    direct,     // always one direct descriptor
+    indirect,   // an indirect table (pieces of indirect_piece_bytes) in the IU
+    external,   // the same table, but only its first descriptor in the IU (ib_srp allow_ext_sg)
+};
+
+struct SessionOptions {
+    std::uint64_t id_ext = 0;
+    std::uint64_t ioc_guid = 0;
+    std::optional<wire::PortId> initiator_port_id;  // default: derived from the host name
+    std::uint32_t channels = 1;
+    std::uint32_t it_iu_len = 8260;            // what ib_srp asks for
+    bool immediate_data = true;                // ask for SRP-2 immediate data
+    std::uint32_t imm_data_offset = 68;        // like ib_srp
+    DescriptorMode descriptors = DescriptorMode::automatic;
+    std::uint32_t indirect_piece_bytes = 4096;
+    std::chrono::milliseconds command_timeout{30000};
+    std::size_t pool_bytes = 64u << 20;        // registered memory for data buffers
+};
+
+struct LoginInfo {
+    std::uint32_t credits = 0;  // req_lim_delta of the login response
+    std::uint32_t max_it_iu_len = 0;
+    std::uint32_t max_ti_iu_len = 0;
+    std::uint16_t buf_fmt = 0;
+    std::uint8_t rsp_flags = 0;
+    bool immediate_data = false;
+    std::string description;
+};
+
+enum class Direction { none, to_target, from_target };
+
+struct CommandResult {
+    scsi::Status status = scsi::Status::good;
+    std::vector<std::uint8_t> sense;
+    std::uint8_t flags = 0;  // SRP_RSP flags (residual bits)
+    std::uint32_t data_in_residual = 0;
+    std::uint32_t data_out_residual = 0;
+    bool transport_error = false;  // connection lost before a response
+    bool timed_out = false;        // aborted after command_timeout
+    std::string error;
+    std::chrono::nanoseconds latency{0};
+
+    bool good() const noexcept { return !transport_error && !timed_out && status == scsi::Status::good; }
+    std::string describe() const;  // "GOOD", "CHECK CONDITION: ILLEGAL REQUEST: ...", "timed out", ...
+};
+
+using Completion = std::function<void(const CommandResult&)>;
+
+enum class SubmitError { no_credits, no_slot, disconnected, buffer_not_from_pool, too_large };
+std::string_view to_string(SubmitError error) noexcept;
+
+class Session {
+public:
+    static std::expected<std::unique_ptr<Session>, LoginFailure> login(Connector connector, SessionOptions options);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    const LoginInfo& login_info(std::size_t channel = 0) const;
+    std::size_t channel_count() const noexcept { return channels_.size(); }
+    const wire::PortId& initiator_port_id() const noexcept { return initiator_port_id_; }
+    bool connected() const noexcept;
+
+    // Registered data buffers (first fit; nullopt when the pool is exhausted).
+    std::optional<std::span<std::uint8_t>> allocate(std::size_t bytes);
+    void release(std::span<std::uint8_t> buffer);
+
+    // Queues a command; done() runs from poll(). Returns the tag.
+    std::expected<std::uint64_t, SubmitError> submit(std::uint16_t lun, std::span<const std::uint8_t> cdb,
+                                                     Direction direction, std::span<std::uint8_t> buffer,
+                                                     Completion done);
+    // Progress: completions, responses, timeouts. Returns how many commands completed.
+    std::size_t poll();
+    // Waits (spinning gently) until something completes or the timeout passes.
+    std::size_t wait(std::chrono::milliseconds timeout);
+    std::size_t outstanding() const noexcept;
+    bool can_submit() const noexcept;
+
+    // Synchronous helpers.
+    CommandResult execute(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
+                          std::span<std::uint8_t> buffer);
+    // Task management: returns the SRP RSP_CODE (0 complete, 4 not supported, 5 failed) or nullopt on a transport error.
+    std::optional<std::uint8_t> task_management(std::uint16_t lun, wire::TaskManagementFunction function,
+                                                std::uint64_t task_tag = 0, std::size_t channel = 0);
+    // Logs in again after a lost connection; outstanding commands were failed.
+    std::expected<void, LoginFailure> reconnect();
+    void logout();
+
+private:
+    struct Channel;
+    struct Slot;
+    explicit Session(Connector connector, SessionOptions options);
+    std::expected<std::unique_ptr<Channel>, LoginFailure> open_channel(bool single);
+    std::expected<void, LoginFailure> open_all();
+    void handle_completion(Channel& ch, const fabric::Completion& c);
+    void handle_response(Channel& ch, std::span<const std::uint8_t> iu);
+    void finish(Channel& ch, Slot& slot, CommandResult result);
+    void fail_channel(Channel& ch, const std::string& why);
+    void check_timeouts();
+    std::optional<std::uint32_t> registration_key(Channel& ch, std::span<const std::uint8_t> buffer) const;
+
+    Connector connector_;
+    SessionOptions options_;
+    wire::PortId initiator_port_id_{};
+    std::vector<std::uint8_t> pool_;
+    std::vector<std::pair<std::size_t, std::size_t>> free_ranges_;  // offset, length
+    std::vector<std::unique_ptr<Channel>> channels_;
+    std::size_t next_channel_ = 0;
+    std::uint64_t next_tag_ = 1;
+};
+
+}  // namespace srp::initiator
