@@ -106,7 +106,7 @@ public:
     std::size_t outstanding() const noexcept;
     bool can_submit() const noexcept;
 
-    // Synchronous helpers.
+    // Synchronous helpers. execute() retries a command that met a unit attention.
     CommandResult execute(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
                           std::span<std::uint8_t> buffer);
     // Task management: returns the SRP RSP_CODE (0 complete, 4 not supported, 5 failed) or nullopt on a transport error.
@@ -127,6 +127,8 @@ private:
     void finish(Channel& ch, Slot& slot, CommandResult result);
     void fail_channel(Channel& ch, const std::string& why);
     void check_timeouts();
+    CommandResult execute_once(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
+                               std::span<std::uint8_t> buffer);
     std::optional<std::uint32_t> registration_key(Channel& ch, std::span<const std::uint8_t> buffer) const;
 
     Connector connector_;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/scsi/cdb.h"
+#include "common/scsi/sense.h"
 #include "common/wire/iu_encode.h"
 #include "common/wire/iu_parse.h"
 #include "srp_initiator/session_internal.h"
@@ -300,6 +301,19 @@ void Session::check_timeouts() {
 
 CommandResult Session::execute(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
                                std::span<std::uint8_t> buffer) {
+    // A unit attention (power on, reset, mode change) reports an event, not a
+    // failure of this command: retry a few times, as the SCSI midlayer does.
+    CommandResult result = execute_once(lun, cdb, direction, buffer);
+    for (int retry = 0; retry < 3 && result.status == scsi::Status::check_condition; ++retry) {
+        auto sense = scsi::decode_sense(result.sense);
+        if (!sense || sense->key != scsi::SenseKey::unit_attention) break;
+        result = execute_once(lun, cdb, direction, buffer);
+    }
+    return result;
+}
+
+CommandResult Session::execute_once(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
+                                    std::span<std::uint8_t> buffer) {
     std::optional<CommandResult> result;
     const auto deadline = std::chrono::steady_clock::now() + options_.command_timeout * 2 + std::chrono::seconds(5);
     for (;;) {

@@ -97,10 +97,6 @@ int run_login(Session& session, const Options& options, std::ostream& out) {
 int run_tur(Session& session, const Options& options, std::ostream& out, std::ostream& err) {
     const std::uint8_t cdb[6] = {};
     auto r = session.execute(options.lun, cdb, Direction::none, {});
-    // A unit attention right after login is expected: report it and retry once.
-    if (r.status == scsi::Status::check_condition)
-        if (auto d = scsi::decode_sense(r.sense); d && d->key == scsi::SenseKey::unit_attention)
-            r = session.execute(options.lun, cdb, Direction::none, {});
     if (int rc = check_result(r, "TEST UNIT READY", err); rc != kExitOk) return rc;
     out << "LUN " << options.lun << " is ready\n";
     return kExitOk;
