@@ -1,0 +1,58 @@
+// The fabric conformance suite on the in-memory loopback implementation.
+#include <catch2/catch.hpp>
+
+#include "common/fabric/loopback.h"
+#include "tests/fabric/conformance.h"
+
+using namespace srp;
+using namespace srp::test::conformance;
+
+namespace {
+Pair loopback_pair() {
+    struct Owner {
+        std::shared_ptr<fabric::LoopbackDomain> da = std::make_shared<fabric::LoopbackDomain>();
+        std::shared_ptr<fabric::LoopbackDomain> db = std::make_shared<fabric::LoopbackDomain>();
+        std::unique_ptr<fabric::LoopbackConnection> a, b;
+    };
+    auto owner = std::make_shared<Owner>();
+    auto [a, b] = fabric::make_loopback_pair(owner->da, nullptr, owner->db, nullptr);
+    owner->a = std::move(a);
+    owner->b = std::move(b);
+    return Pair{owner->a.get(), owner->da.get(), owner->b.get(), owner->db.get(), owner};
+}
+}  // namespace
+
+TEST_CASE("fabric conformance (loopback): send and receive", "[fabric]") { CHECK(send_and_receive(loopback_pair) == ""); }
+TEST_CASE("fabric conformance (loopback): RDMA WRITE chained with a SEND", "[fabric]") {
+    CHECK(rdma_write_then_send(loopback_pair) == "");
+}
+TEST_CASE("fabric conformance (loopback): RDMA READ", "[fabric]") { CHECK(rdma_read(loopback_pair) == ""); }
+TEST_CASE("fabric conformance (loopback): bad rkey", "[fabric]") { CHECK(bad_rkey_fails(loopback_pair) == ""); }
+TEST_CASE("fabric conformance (loopback): disconnect flushes receives", "[fabric]") {
+    CHECK(disconnect_flushes_receives(loopback_pair) == "");
+}
+TEST_CASE("loopback fault: held completions are delivered on release", "[fabric]") {
+    Pair p = loopback_pair();
+    Buffers m(p);
+    auto* a = static_cast<fabric::LoopbackConnection*>(p.a);
+    a->hold_completions(true);
+    REQUIRE(p.b->post_receive(1, m.rb->segment(0, 64)));
+    REQUIRE(p.a->post_send(2, m.ra->segment(0, 8)));
+    fabric::Completion c[4];
+    CHECK(p.a->poll(c) == 0);
+    a->hold_completions(false);
+    CHECK(p.a->poll(c) == 1);
+}
+TEST_CASE("loopback fault: injected remote access error", "[fabric]") {
+    Pair p = loopback_pair();
+    Buffers m(p);
+    auto* a = static_cast<fabric::LoopbackConnection*>(p.a);
+    a->fail_next_rdma(fabric::CompletionStatus::remote_access_error);
+    const fabric::LocalSegment local = m.ra->segment(0, 64);
+    const fabric::RdmaOp op{fabric::RemoteSegment{reinterpret_cast<std::uintptr_t>(m.b.data()), m.rb->rkey(), 64}, {&local, 1}};
+    REQUIRE(p.a->post_rdma_read(5, {&op, 1}));
+    auto done = wait_for(*p.a, 5);
+    REQUIRE(done);
+    CHECK(done->status == fabric::CompletionStatus::remote_access_error);
+    CHECK_FALSE(a->connected());
+}
