@@ -90,17 +90,7 @@ std::unique_ptr<VerbsConnection> ConnectRequest::create_connection(std::size_t p
 }
 
 int ConnectRequest::accept(VerbsConnection& connection, std::span<const std::uint8_t> private_data) {
-    ibv_device_attr attr{};
-    ibv_query_device(device_->context(), &attr);
-    rdma_conn_param param{};
-    param.private_data = private_data.data();
-    param.private_data_len = static_cast<std::uint8_t>(private_data.size());
-    // RDMA READs we issue (data-out) and accept: as many as the device allows.
-    param.responder_resources = static_cast<std::uint8_t>(std::min(attr.max_qp_rd_atom, 255));
-    param.initiator_depth = static_cast<std::uint8_t>(std::min(attr.max_qp_init_rd_atom, 255));
-    param.flow_control = 1;
-    param.retry_count = 7;
-    param.rnr_retry_count = 7;  // "infinite": credits make RNR rare, never fatal
+    rdma_conn_param param = connection_parameters(device_->context(), private_data);
     if (rdma_accept(connection.cm_id(), &param) != 0) return errno;
     return 0;
 }

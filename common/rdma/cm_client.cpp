@@ -86,16 +86,7 @@ std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> ClientConnectio
     } catch (const std::system_error& e) {
         return std::unexpected(ConnectFailure{ConnectFailure::Kind::error, e.what(), {}});
     }
-    ibv_device_attr attr{};
-    ibv_query_device(c->domain_->context(), &attr);
-    rdma_conn_param param{};
-    param.private_data = private_data.data();
-    param.private_data_len = static_cast<std::uint8_t>(private_data.size());
-    param.initiator_depth = static_cast<std::uint8_t>(std::min(attr.max_qp_init_rd_atom, 255));
-    param.responder_resources = static_cast<std::uint8_t>(std::min(attr.max_qp_rd_atom, 255));
-    param.flow_control = 1;
-    param.retry_count = 7;
-    param.rnr_retry_count = 7;
+    rdma_conn_param param = connection_parameters(c->domain_->context(), private_data);
     if (rdma_connect(c->connection_->cm_id(), &param) != 0)
         return std::unexpected(ConnectFailure{ConnectFailure::Kind::error, errno_text("rdma_connect", errno), {}});
     auto event = next_event(c->channel_.get(), timeout);

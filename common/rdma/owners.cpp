@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -91,6 +92,20 @@ MemoryRegion reg_mr(ibv_pd* pd, void* address, std::size_t length, int access) {
 
 MemoryRegion try_reg_mr(ibv_pd* pd, void* address, std::size_t length, int access) noexcept {
     return MemoryRegion(ibv_reg_mr(pd, address, length, access));
+}
+
+rdma_conn_param connection_parameters(ibv_context* context, std::span<const std::uint8_t> private_data) {
+    ibv_device_attr attr{};
+    ibv_query_device(context, &attr);
+    rdma_conn_param param{};
+    param.private_data = private_data.data();
+    param.private_data_len = static_cast<std::uint8_t>(private_data.size());
+    param.responder_resources = static_cast<std::uint8_t>(std::min(attr.max_qp_rd_atom, 255));
+    param.initiator_depth = static_cast<std::uint8_t>(std::min(attr.max_qp_init_rd_atom, 255));
+    param.flow_control = 1;
+    param.retry_count = 7;
+    param.rnr_retry_count = 7;
+    return param;
 }
 
 std::string device_name(ibv_context* context) {

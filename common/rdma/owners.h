@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -60,6 +61,11 @@ MemoryRegion reg_mr(ibv_pd* pd, void* address, std::size_t length, int access);
 // Non-throwing variant for registrations that may legitimately fail (a file
 // mapping the kernel refuses to pin): returns null and sets errno.
 MemoryRegion try_reg_mr(ibv_pd* pd, void* address, std::size_t length, int access) noexcept;
+
+// Connection parameters for rdma_accept and rdma_connect: as many RDMA READs
+// in flight as the device allows, and "infinite" RNR retries (credits make
+// RNR rare; it must never be fatal).
+rdma_conn_param connection_parameters(ibv_context* context, std::span<const std::uint8_t> private_data);
 
 // "rxe0" or "mlx5_0".
 std::string device_name(ibv_context* context);

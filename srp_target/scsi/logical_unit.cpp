@@ -1,5 +1,6 @@
 // Dispatch, unit attentions, reset, and the helpers every command uses.
 #include "srp_target/scsi/logical_unit.h"
+#include "srp_target/scsi/sense_helpers.h"
 
 #include <algorithm>
 #include <array>
@@ -16,9 +17,6 @@ namespace op = scsi::op;
 
 namespace {
 
-SenseBuilder illegal(Asc asc, std::uint16_t byte, std::optional<std::uint8_t> bit = {}) {
-    return SenseBuilder{SenseKey::illegal_request, asc, FieldPointer{true, byte, bit}, {}};
-}
 
 // A stable 60-bit number from a string (FNV-1a): the NAA identifier and default serial.
 std::uint64_t stable_hash(const std::string& text) {

@@ -2,6 +2,7 @@
 // REMOVAL, PERSISTENT RESERVE IN/OUT, RESERVE/RELEASE (6/10).
 #include "common/wire/big_endian.h"
 #include "srp_target/scsi/logical_unit.h"
+#include "srp_target/scsi/sense_helpers.h"
 
 namespace srp::target {
 
@@ -12,9 +13,6 @@ using scsi::SenseKey;
 namespace op = scsi::op;
 
 namespace {
-SenseBuilder illegal(Asc asc, std::uint16_t byte, std::optional<std::uint8_t> bit = {}) {
-    return SenseBuilder{SenseKey::illegal_request, asc, FieldPointer{true, byte, bit}, {}};
-}
 constexpr std::size_t kPrOutParameterBytes = 24;
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include "common/wire/big_endian.h"
 #include "srp_target/scsi/logical_unit.h"
+#include "srp_target/scsi/sense_helpers.h"
 
 namespace srp::target {
 
@@ -16,9 +17,6 @@ namespace op = scsi::op;
 
 namespace {
 
-SenseBuilder illegal(Asc asc, std::uint16_t byte, std::optional<std::uint8_t> bit = {}) {
-    return SenseBuilder{SenseKey::illegal_request, asc, FieldPointer{true, byte, bit}, {}};
-}
 
 void put_padded(std::vector<std::uint8_t>& d, std::size_t at, std::string_view text, std::size_t width) {
     for (std::size_t i = 0; i < width; ++i) d[at + i] = i < text.size() ? static_cast<std::uint8_t>(text[i]) : ' ';

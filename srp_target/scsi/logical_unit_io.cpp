@@ -5,6 +5,7 @@
 
 #include "common/wire/big_endian.h"
 #include "srp_target/scsi/logical_unit.h"
+#include "srp_target/scsi/sense_helpers.h"
 
 namespace srp::target {
 
@@ -16,13 +17,6 @@ namespace op = scsi::op;
 
 namespace {
 
-SenseBuilder illegal(Asc asc, std::uint16_t byte, std::optional<std::uint8_t> bit = {}) {
-    return SenseBuilder{SenseKey::illegal_request, asc, FieldPointer{true, byte, bit}, {}};
-}
-SenseBuilder bad_parameter(std::uint16_t byte) {
-    return SenseBuilder{SenseKey::illegal_request, Asc::invalid_field_in_parameter_list,
-                        FieldPointer{false, byte, {}}, {}};
-}
 // Byte offset of the transfer length field, for the field pointer of a too-long transfer.
 std::uint16_t length_field(scsi::Cdb cdb) {
     switch (cdb.size()) {

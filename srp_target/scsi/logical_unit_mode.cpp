@@ -6,6 +6,7 @@
 
 #include "common/wire/big_endian.h"
 #include "srp_target/scsi/logical_unit.h"
+#include "srp_target/scsi/sense_helpers.h"
 
 namespace srp::target {
 
@@ -19,13 +20,6 @@ namespace op = scsi::op;
 
 namespace {
 
-SenseBuilder illegal(Asc asc, std::uint16_t byte, std::optional<std::uint8_t> bit = {}) {
-    return SenseBuilder{SenseKey::illegal_request, asc, FieldPointer{true, byte, bit}, {}};
-}
-SenseBuilder bad_parameter(std::uint16_t byte, std::optional<std::uint8_t> bit = {}) {
-    return SenseBuilder{SenseKey::illegal_request, Asc::invalid_field_in_parameter_list,
-                        FieldPointer{false, byte, bit}, {}};
-}
 
 constexpr std::uint8_t kPageControlCurrent = 0, kPageControlChangeable = 1, kPageControlDefault = 2,
                        kPageControlSaved = 3;
