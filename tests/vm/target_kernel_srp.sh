@@ -23,7 +23,13 @@ stop_target() {
 	local rc=$?
 	[ $rc -eq 0 ] || fail "target exit status $rc after SIGTERM"
 }
-stats() { kill -USR1 $TARGET_PID; sleep 0.3; grep "stats:" $LOG | tail -1; }
+stats() {  # asks for a statistics line and waits for it (not a stale one)
+	local before
+	before=$(grep -c "stats:" $LOG)
+	kill -USR1 $TARGET_PID
+	for _ in $(seq 100); do [ "$(grep -c "stats:" $LOG)" -gt "$before" ] && break; sleep 0.1; done
+	grep "stats:" $LOG | tail -1
+}
 login() { DEV=$(srp_login "$GUID" "$GUID" "$RDMA_IP" $PORT "${1:-}") || fail "login ${1:-}"; }
 fio_verify() {  # name, extra fio args
 	local name=$1; shift
