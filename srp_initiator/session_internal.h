@@ -9,7 +9,9 @@ namespace srp::initiator {
 
 // wr_id spaces on one connection.
 inline constexpr std::uint64_t kReceiveTag = 1ull << 62;
-inline constexpr std::uint64_t kControlTag = 1ull << 61;  // CRED_RSP, AER_RSP, I_LOGOUT
+// CRED_RSP, AER_RSP (+0) and I_LOGOUT (+1): above every slot index, and small
+// (send chain wr_ids index a table in the verbs connection).
+inline constexpr std::uint64_t kControlTag = 0xF0000;
 inline constexpr std::uint32_t kExtraReceives = 4;       // target-initiated IUs beyond the credits
 inline constexpr std::uint32_t kControlBytes = 64;
 

@@ -157,7 +157,9 @@ std::size_t Session::wait(std::chrono::milliseconds timeout) {
     for (;;) {
         if (std::size_t n = poll(); n > 0) return n;
         if (std::chrono::steady_clock::now() >= until || outstanding() == 0) return 0;
-        if (++spins < 64) continue;
+        // Spin a little on multi-core hosts; on one CPU it only delays the peer.
+        static const int kSpins = std::thread::hardware_concurrency() > 1 ? 64 : 0;
+        if (++spins < kSpins) continue;
         // Idle: sleep on the completion channels instead of burning the CPU rxe needs.
         std::vector<pollfd> fds;
         for (auto& ch : channels_) {

@@ -66,7 +66,11 @@ VerbsNotifier::VerbsNotifier(ibv_context* context) : channel_(create_comp_channe
 void VerbsNotifier::consume() noexcept {
     ibv_cq* cq = nullptr;
     void* context = nullptr;
-    while (ibv_get_cq_event(channel_.get(), &cq, &context) == 0) ibv_ack_cq_events(cq, 1);
+    while (ibv_get_cq_event(channel_.get(), &cq, &context) == 0) {
+        ibv_ack_cq_events(cq, 1);
+        // The notification fired: the CQ must be armed again before sleeping.
+        if (context != nullptr) static_cast<VerbsConnection*>(context)->armed_ = false;
+    }
 }
 
 VerbsConnection::VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths)
@@ -78,6 +82,7 @@ VerbsConnection::VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& no
     const std::uint32_t receive_depth = std::min<std::uint32_t>(depths.receive, static_cast<std::uint32_t>(attr.max_qp_wr));
     const int cq_entries = std::min(static_cast<int>(send_depth_ + receive_depth), attr.max_cqe);
     cq_ = create_cq(domain.context(), cq_entries, notifier.channel(), 0);
+    cq_->cq_context = this;  // lets the notifier tell which connection's CQ fired
     ibv_qp_init_attr qp_attr{};
     qp_attr.send_cq = cq_.get();
     qp_attr.recv_cq = cq_.get();
@@ -121,39 +126,45 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
                                                ibv_wr_opcode opcode, const fabric::LocalSegment* send) {
     const std::uint32_t count = static_cast<std::uint32_t>(ops.size()) + (send ? 1 : 0);
     if (count == 0) return {};
+    if (wr_id >= kMaxChainWrId) return std::unexpected(fabric::PostError::too_many_segments);
     if (send_outstanding_ + count > send_depth_) return std::unexpected(fabric::PostError::queue_full);
     std::size_t sge_count = send ? 1 : 0;
     for (const auto& op : ops) {
         if (op.local.size() > max_sge_) return std::unexpected(fabric::PostError::too_many_segments);
         sge_count += op.local.size();
     }
-    std::vector<ibv_send_wr> wrs(count);
-    std::vector<ibv_sge> sges(sge_count);
+    // Reused scratch: no allocation per I/O once warmed up.
+    wr_scratch_.assign(count, ibv_send_wr{});
+    sge_scratch_.resize(sge_count);
     std::size_t next_sge = 0;
     for (std::size_t i = 0; i < ops.size(); ++i) {
-        auto& wr = wrs[i];
+        auto& wr = wr_scratch_[i];
         wr.wr_id = wr_id | kChainMemberBit;
         wr.opcode = opcode;
-        wr.sg_list = &sges[next_sge];
+        wr.sg_list = &sge_scratch_[next_sge];
         wr.num_sge = static_cast<int>(ops[i].local.size());
         for (const auto& local : ops[i].local)
-            sges[next_sge++] = ibv_sge{reinterpret_cast<std::uintptr_t>(local.address), local.length, local.lkey};
+            sge_scratch_[next_sge++] = ibv_sge{reinterpret_cast<std::uintptr_t>(local.address), local.length, local.lkey};
         wr.wr.rdma.remote_addr = ops[i].remote.address;
         wr.wr.rdma.rkey = ops[i].remote.rkey;
     }
     if (send) {
-        auto& wr = wrs.back();
+        auto& wr = wr_scratch_.back();
         wr.opcode = IBV_WR_SEND;
-        sges[next_sge] = ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey};
-        wr.sg_list = &sges[next_sge];
+        sge_scratch_[next_sge] = ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey};
+        wr.sg_list = &sge_scratch_[next_sge];
         wr.num_sge = 1;
     }
-    for (std::size_t i = 0; i + 1 < wrs.size(); ++i) wrs[i].next = &wrs[i + 1];
-    wrs.back().wr_id = wr_id;
-    wrs.back().send_flags = IBV_SEND_SIGNALED;  // one completion retires the whole chain
+    for (std::size_t i = 0; i + 1 < wr_scratch_.size(); ++i) wr_scratch_[i].next = &wr_scratch_[i + 1];
+    wr_scratch_.back().wr_id = wr_id;
+    wr_scratch_.back().send_flags = IBV_SEND_SIGNALED;  // one completion retires the whole chain
     ibv_send_wr* bad = nullptr;
-    if (ibv_post_send(qp_.get(), wrs.data(), &bad) != 0) return std::unexpected(fabric::PostError::disconnected);
+    if (ibv_post_send(qp_.get(), wr_scratch_.data(), &bad) != 0) return std::unexpected(fabric::PostError::disconnected);
     send_outstanding_ += count;
+    if (wr_id >= chain_lengths_.size()) {
+        chain_lengths_.resize(wr_id + 1, 0);
+        chain_failed_.resize(wr_id + 1, 0);
+    }
     chain_lengths_[wr_id] = count;
     return {};
 }
@@ -161,6 +172,7 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
 std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
     std::size_t produced = 0;
     ibv_wc wc[16];
+    auto outstanding_chain = [&](std::uint64_t id) { return id < chain_lengths_.size() && chain_lengths_[id] != 0; };
     while (produced < out.size()) {
         const int want = static_cast<int>(std::min<std::size_t>(16, out.size() - produced));
         const int n = ibv_poll_cq(cq_.get(), want, wc);
@@ -169,35 +181,41 @@ std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
             const bool member = wc[i].wr_id & kChainMemberBit;
             const std::uint64_t id = wc[i].wr_id & ~kChainMemberBit;
             fabric::Completion c{id, map_kind(wc[i].opcode), map_status(wc[i].status), wc[i].byte_len};
-            if (wc[i].status != IBV_WC_SUCCESS && c.kind != fabric::WorkKind::receive) {
-                // The opcode of an error completion is undefined: take the kind from the chain.
-                c.kind = fabric::WorkKind::send;
-            }
+            // The opcode of an error completion is undefined: tell receives from chains by the wr_id.
             const bool is_receive = wc[i].status == IBV_WC_SUCCESS ? c.kind == fabric::WorkKind::receive
-                                                                   : !chain_lengths_.contains(id);
+                                                                   : !outstanding_chain(id);
             if (is_receive) {
                 c.kind = fabric::WorkKind::receive;
                 out[produced++] = c;
                 continue;
             }
+            if (wc[i].status != IBV_WC_SUCCESS) c.kind = fabric::WorkKind::send;
             if (member) {  // an error in the middle of a chain: report once, now
-                if (!failed_chains_.emplace(id, true).second) continue;
-                out[produced++] = c;
+                if (id < chain_failed_.size() && !chain_failed_[id]) {
+                    chain_failed_[id] = 1;
+                    out[produced++] = c;
+                }
                 continue;
             }
             // The signaled end of a chain retires all its work requests.
-            if (auto it = chain_lengths_.find(id); it != chain_lengths_.end()) {
-                send_outstanding_ -= it->second;
-                chain_lengths_.erase(it);
+            bool already_reported = false;
+            if (outstanding_chain(id)) {
+                send_outstanding_ -= chain_lengths_[id];
+                chain_lengths_[id] = 0;
+                already_reported = chain_failed_[id] != 0;
+                chain_failed_[id] = 0;
             }
-            if (failed_chains_.erase(id) != 0) continue;  // already reported
-            out[produced++] = c;
+            if (!already_reported) out[produced++] = c;
         }
     }
     return produced;
 }
 
-void VerbsConnection::request_notification() { ibv_req_notify_cq(cq_.get(), 0); }
+void VerbsConnection::request_notification() {
+    // Arming is a system call on most providers: only when the last one fired.
+    if (armed_) return;
+    if (ibv_req_notify_cq(cq_.get(), 0) == 0) armed_ = true;
+}
 
 void VerbsConnection::disconnect() {
     if (disconnected_) return;

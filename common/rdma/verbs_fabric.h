@@ -3,7 +3,7 @@
 // belongs to an rdma_cm_id. Thread: see fabric/connection.h.
 #pragma once
 
-#include <unordered_map>
+#include <vector>
 
 #include "common/fabric/connection.h"
 #include "common/rdma/owners.h"
@@ -42,6 +42,8 @@ struct QueueDepths {
 
 class VerbsConnection : public fabric::Connection {
 public:
+    // wr_ids of send chains must be below this (they index small tables).
+    static constexpr std::uint64_t kMaxChainWrId = 1u << 20;
     // Creates the CQ (on notifier's channel) and the RC QP on id.
     VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths);
     ~VerbsConnection() override;
@@ -70,9 +72,16 @@ private:
     std::uint32_t max_sge_;
     std::uint32_t send_depth_;
     std::uint32_t send_outstanding_ = 0;
-    std::unordered_map<std::uint64_t, std::uint32_t> chain_lengths_;  // signaled wr_id -> WRs it retires
-    std::unordered_map<std::uint64_t, bool> failed_chains_;           // error already reported
+    // Per chain, indexed by its wr_id (callers use small request indices):
+    // how many WRs its signaled completion retires, and whether an error was
+    // already reported. 0 = no chain outstanding under that wr_id.
+    std::vector<std::uint32_t> chain_lengths_;
+    std::vector<std::uint8_t> chain_failed_;
+    std::vector<ibv_send_wr> wr_scratch_;
+    std::vector<ibv_sge> sge_scratch_;
+    bool armed_ = false;  // a CQ notification is requested and not yet delivered
     bool disconnected_ = false;
+    friend class VerbsNotifier;
 };
 
 }  // namespace srp::rdma

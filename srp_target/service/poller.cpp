@@ -67,11 +67,16 @@ void Poller::run() {
             idle_spins = 0;
             continue;
         }
-        if (++idle_spins < kIdleSpinsBeforeSleep) continue;
+        if (++idle_spins < idle_spins_before_sleep()) continue;
         idle_spins = 0;
         sleep_until_work();
     }
     channels_st_.clear();
+}
+
+int Poller::idle_spins_before_sleep() noexcept {
+    static const int spins = std::thread::hardware_concurrency() > 1 ? 64 : 0;
+    return spins;
 }
 
 void Poller::sleep_until_work() {

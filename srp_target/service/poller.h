@@ -37,7 +37,9 @@ private:
     void run();
     void sleep_until_work();
 
-    static constexpr int kIdleSpinsBeforeSleep = 200;
+    // Idle polls before sleeping. On a single CPU spinning only delays the
+    // kernel work (rxe, the initiator) that would produce the next completion.
+    static int idle_spins_before_sleep() noexcept;
     static constexpr int kSleepTimeoutMs = 200;
 
     std::string name_;
