@@ -162,16 +162,21 @@ std::size_t Session::wait(std::chrono::milliseconds timeout) {
         if (++spins < kSpins) continue;
         // Idle: sleep on the completion channels instead of burning the CPU rxe needs.
         std::vector<pollfd> fds;
+        std::vector<fabric::Notifier*> notifiers;
         for (auto& ch : channels_) {
             if (ch->dead || ch->link.notifier == nullptr) continue;
             ch->link.connection->request_notification();
             fds.push_back(pollfd{ch->link.notifier->fd(), POLLIN, 0});
+            notifiers.push_back(ch->link.notifier);
         }
         if (std::size_t n = poll(); n > 0) return n;
-        if (fds.empty()) std::this_thread::sleep_for(std::chrono::microseconds(50));
-        else ::poll(fds.data(), fds.size(), 10);
-        for (auto& ch : channels_)
-            if (!ch->dead && ch->link.notifier) ch->link.notifier->consume();
+        if (fds.empty()) {
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+            continue;
+        }
+        if (::poll(fds.data(), fds.size(), 10) <= 0) continue;
+        for (std::size_t i = 0; i < fds.size(); ++i)
+            if (fds[i].revents & POLLIN) notifiers[i]->consume();
     }
 }
 

@@ -88,10 +88,13 @@ void Poller::sleep_until_work() {
     fds.push_back(pollfd{wake_fd_, POLLIN, 0});
     for (auto* n : notifiers_) fds.push_back(pollfd{n->fd(), POLLIN, 0});
     if (::poll(fds.data(), fds.size(), kSleepTimeoutMs) <= 0) return;
-    std::uint64_t value;
-    while (::read(wake_fd_, &value, sizeof value) == sizeof value) {
+    // Read only what poll() found readable: each read is a system call.
+    if (fds[0].revents & POLLIN) {
+        std::uint64_t value;
+        [[maybe_unused]] auto n = ::read(wake_fd_, &value, sizeof value);
     }
-    for (auto* n : notifiers_) n->consume();
+    for (std::size_t i = 0; i < notifiers_.size(); ++i)
+        if (fds[i + 1].revents & POLLIN) notifiers_[i]->consume();
 }
 
 }  // namespace srp::target
