@@ -77,6 +77,11 @@ public:
     // Moves the connection to error: outstanding work completes as flushed.
     virtual void disconnect() = 0;
 
+    // Batching: between begin_batch() and end_batch() sends may be held and
+    // posted together (one doorbell). Completions are unchanged. Default: none.
+    virtual void begin_batch() {}
+    virtual void end_batch() {}
+
     virtual std::uint32_t max_send_sge() const noexcept = 0;
     virtual std::uint32_t max_rdma_read_sge() const noexcept = 0;
 };

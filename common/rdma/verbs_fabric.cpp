@@ -128,49 +128,76 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
     if (count == 0) return {};
     if (wr_id >= kMaxChainWrId) return std::unexpected(fabric::PostError::too_many_segments);
     if (send_outstanding_ + count > send_depth_) return std::unexpected(fabric::PostError::queue_full);
-    std::size_t sge_count = send ? 1 : 0;
-    for (const auto& op : ops) {
+    for (const auto& op : ops)
         if (op.local.size() > max_sge_) return std::unexpected(fabric::PostError::too_many_segments);
-        sge_count += op.local.size();
-    }
-    // Reused scratch: no allocation per I/O once warmed up.
-    wr_scratch_.assign(count, ibv_send_wr{});
-    sge_scratch_.resize(sge_count);
-    std::size_t next_sge = 0;
+    // Queue the chain; pointers are fixed up when it is posted (the vectors may grow).
     for (std::size_t i = 0; i < ops.size(); ++i) {
-        auto& wr = wr_scratch_[i];
+        ibv_send_wr wr{};
         wr.wr_id = wr_id | kChainMemberBit;
         wr.opcode = opcode;
-        wr.sg_list = &sge_scratch_[next_sge];
         wr.num_sge = static_cast<int>(ops[i].local.size());
-        for (const auto& local : ops[i].local)
-            sge_scratch_[next_sge++] = ibv_sge{reinterpret_cast<std::uintptr_t>(local.address), local.length, local.lkey};
         wr.wr.rdma.remote_addr = ops[i].remote.address;
         wr.wr.rdma.rkey = ops[i].remote.rkey;
+        pending_first_sge_.push_back(pending_sges_.size());
+        for (const auto& local : ops[i].local)
+            pending_sges_.push_back(ibv_sge{reinterpret_cast<std::uintptr_t>(local.address), local.length, local.lkey});
+        pending_wrs_.push_back(wr);
     }
     if (send) {
-        auto& wr = wr_scratch_.back();
+        ibv_send_wr wr{};
         wr.opcode = IBV_WR_SEND;
-        sge_scratch_[next_sge] = ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey};
-        wr.sg_list = &sge_scratch_[next_sge];
         wr.num_sge = 1;
+        pending_first_sge_.push_back(pending_sges_.size());
+        pending_sges_.push_back(ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey});
+        pending_wrs_.push_back(wr);
     }
-    for (std::size_t i = 0; i + 1 < wr_scratch_.size(); ++i) wr_scratch_[i].next = &wr_scratch_[i + 1];
-    wr_scratch_.back().wr_id = wr_id;
-    wr_scratch_.back().send_flags = IBV_SEND_SIGNALED;  // one completion retires the whole chain
-    ibv_send_wr* bad = nullptr;
-    if (ibv_post_send(qp_.get(), wr_scratch_.data(), &bad) != 0) return std::unexpected(fabric::PostError::disconnected);
+    pending_wrs_.back().wr_id = wr_id;
+    pending_wrs_.back().send_flags = IBV_SEND_SIGNALED;  // one completion retires the whole chain
     send_outstanding_ += count;
     if (wr_id >= chain_lengths_.size()) {
         chain_lengths_.resize(wr_id + 1, 0);
         chain_failed_.resize(wr_id + 1, 0);
     }
     chain_lengths_[wr_id] = count;
+    if (!batching_) flush_pending();
     return {};
+}
+
+void VerbsConnection::end_batch() {
+    batching_ = false;
+    flush_pending();
+}
+
+void VerbsConnection::flush_pending() {
+    if (pending_wrs_.empty()) return;
+    for (std::size_t i = 0; i < pending_wrs_.size(); ++i) {
+        pending_wrs_[i].sg_list = &pending_sges_[pending_first_sge_[i]];
+        pending_wrs_[i].next = i + 1 < pending_wrs_.size() ? &pending_wrs_[i + 1] : nullptr;
+    }
+    ibv_send_wr* bad = nullptr;
+    if (ibv_post_send(qp_.get(), pending_wrs_.data(), &bad) != 0) {
+        // Chains from the first refused WR on never reach the wire: report
+        // each as flushed, as a QP in error would, so callers can drain.
+        const std::size_t first_bad = bad ? static_cast<std::size_t>(bad - pending_wrs_.data()) : 0;
+        for (std::size_t i = first_bad; i < pending_wrs_.size(); ++i) {
+            if (!(pending_wrs_[i].send_flags & IBV_SEND_SIGNALED)) continue;
+            const std::uint64_t id = pending_wrs_[i].wr_id;
+            send_outstanding_ -= chain_lengths_[id];
+            chain_lengths_[id] = 0;
+            synthetic_.push_back(fabric::Completion{id, fabric::WorkKind::send, fabric::CompletionStatus::flushed, 0});
+        }
+    }
+    pending_wrs_.clear();
+    pending_first_sge_.clear();
+    pending_sges_.clear();
 }
 
 std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
     std::size_t produced = 0;
+    while (produced < out.size() && !synthetic_.empty()) {
+        out[produced++] = synthetic_.back();
+        synthetic_.pop_back();
+    }
     ibv_wc wc[16];
     auto outstanding_chain = [&](std::uint64_t id) { return id < chain_lengths_.size() && chain_lengths_[id] != 0; };
     while (produced < out.size()) {

@@ -56,6 +56,8 @@ public:
     std::size_t poll(std::span<fabric::Completion> out) override;
     void request_notification() override;
     void disconnect() override;
+    void begin_batch() override { batching_ = true; }
+    void end_batch() override;
     std::uint32_t max_send_sge() const noexcept override { return max_sge_; }
     std::uint32_t max_rdma_read_sge() const noexcept override { return max_sge_; }
 
@@ -64,6 +66,7 @@ public:
 private:
     fabric::PostResult post_chain(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops, ibv_wr_opcode opcode,
                                   const fabric::LocalSegment* send);
+    void flush_pending();
 
     // Members in creation order: destroyed QP first, then CQ, then the cm_id.
     CmId id_;
@@ -77,8 +80,12 @@ private:
     // already reported. 0 = no chain outstanding under that wr_id.
     std::vector<std::uint32_t> chain_lengths_;
     std::vector<std::uint8_t> chain_failed_;
-    std::vector<ibv_send_wr> wr_scratch_;
-    std::vector<ibv_sge> sge_scratch_;
+    // Work requests queued for one ibv_post_send (all of them while batching).
+    std::vector<ibv_send_wr> pending_wrs_;
+    std::vector<std::size_t> pending_first_sge_;  // index into pending_sges_ per WR
+    std::vector<ibv_sge> pending_sges_;
+    std::vector<fabric::Completion> synthetic_;   // chains whose post failed: reported as flushed
+    bool batching_ = false;
     bool armed_ = false;  // a CQ notification is requested and not yet delivered
     bool disconnected_ = false;
     friend class VerbsNotifier;

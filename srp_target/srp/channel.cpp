@@ -93,6 +93,8 @@ std::size_t Channel::poll() {
     if (control_->disconnect_requested() && !closing_) begin_close(control_->disconnect_reason());
     Completion completions[kPollBatch];
     const std::size_t n = connection_->poll(completions);
+    // Everything this pass posts leaves with one doorbell at the end.
+    connection_->begin_batch();
     for (std::size_t i = 0; i < n; ++i) {
         const Completion& c = completions[i];
         if (c.wr_id & kReceiveTag) {
@@ -102,6 +104,7 @@ std::size_t Channel::poll() {
         }
     }
     if (!closing_) run_deferred();
+    connection_->end_batch();
     return n;
 }
 
