@@ -99,6 +99,10 @@ public:
     std::expected<std::uint64_t, SubmitError> submit(std::uint16_t lun, std::span<const std::uint8_t> cdb,
                                                      Direction direction, std::span<std::uint8_t> buffer,
                                                      Completion done);
+    // Submits between begin_batch() and end_batch() leave together (one
+    // doorbell per channel where the fabric batches).
+    void begin_batch();
+    void end_batch();
     // Progress: completions, responses, timeouts. Returns how many commands completed.
     std::size_t poll();
     // Waits (spinning gently) until something completes or the timeout passes.

@@ -135,6 +135,16 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     return tag;
 }
 
+void Session::begin_batch() {
+    for (auto& ch : channels_)
+        if (!ch->dead) ch->link.connection->begin_batch();
+}
+
+void Session::end_batch() {
+    for (auto& ch : channels_)
+        if (!ch->dead) ch->link.connection->end_batch();
+}
+
 std::size_t Session::poll() {
     std::size_t completed = 0;
     for (auto& ch : channels_) {

@@ -85,6 +85,7 @@ int run_bench(Session& session, const Options& options, std::ostream& out, std::
             rc = kExitTransport;
             break;
         }
+        session.begin_batch();
         while (!stop && !free_buffers.empty() && session.can_submit() && (!options.ops || submitted < options.ops)) {
             const std::uint32_t index = free_buffers.back();
             const std::uint64_t slot = random ? rng() % slots : next_sequential++ % slots;
@@ -109,6 +110,7 @@ int run_bench(Session& session, const Options& options, std::ostream& out, std::
             free_buffers.pop_back();
             ++submitted;
         }
+        session.end_batch();
         session.wait(std::chrono::milliseconds(1));
         if (tty && Clock::now() >= next_progress) {
             const double seconds = std::chrono::duration<double>(Clock::now() - start).count();

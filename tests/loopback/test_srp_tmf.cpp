@@ -88,7 +88,7 @@ TEST_CASE("an unknown task management function is NOT SUPPORTED", "[loopback][tm
     CHECK(tmf_code(*l.response()) == 0x04);
 }
 
-TEST_CASE("task management for a LUN that does not exist FAILED", "[loopback][tmf]") {
+TEST_CASE("task management for a LUN that does not exist answers response code 0x05", "[loopback][tmf]") {
     LoopbackTarget t;
     auto& l = t.link();
     l.tmf(0x08, 0, 7);
