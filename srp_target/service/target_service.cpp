@@ -139,11 +139,7 @@ void TargetService::on_connect_request(rdma::ConnectRequest& request) {
         verbs = connection.get();
         attached = registry_.attach(decision.request.initiator_port_id, decision.request.target_port_id, control,
                                     decision.single_channel);
-        ChannelParams params;
-        params.queue_depth = policy.queue_depth;
-        params.it_iu_len = decision.it_iu_len;
-        params.ti_iu_len = policy.max_ti_iu_len;
-        params.imm_data_offset = decision.imm_data_offset;
+        ChannelParams params = decision.channel_params(policy);
         params.bounce_chunks = config_.bounce_chunks;
         params.token = token;
         params.name = "n" + std::to_string(attached.nexus) + ".c" + std::to_string(token) + " " + source;

@@ -90,6 +90,15 @@ wire::LoginRsp LoginDecision::response(const LoginPolicy& policy, bool channels_
     return rsp;
 }
 
+ChannelParams LoginDecision::channel_params(const LoginPolicy& policy) const {
+    ChannelParams params;
+    params.queue_depth = policy.queue_depth;
+    params.it_iu_len = it_iu_len;
+    params.ti_iu_len = policy.max_ti_iu_len;
+    params.imm_data_offset = imm_data_offset;
+    return params;
+}
+
 wire::LoginRej LoginDecision::rejection() const {
     auto rej = wire::make_iu<wire::LoginRej>(wire::Opcode::login_rej);
     rej.reason = static_cast<std::uint32_t>(reason);

@@ -13,6 +13,7 @@
 #include "common/wire/iu_layouts.h"
 #include "common/wire/port_id.h"
 #include "common/wire/srp_constants.h"
+#include "srp_target/srp/channel_types.h"
 
 namespace srp::target {
 
@@ -52,6 +53,8 @@ struct LoginDecision {
     // SRP_LOGIN_RSP for an accepted login; channels_terminated from the caller.
     wire::LoginRsp response(const LoginPolicy& policy, bool channels_terminated) const;
     wire::LoginRej rejection() const;
+    // The channel's negotiated sizes (queue depth, IU lengths, immediate data offset).
+    ChannelParams channel_params(const LoginPolicy& policy) const;
 };
 
 LoginDecision evaluate_login(const LoginRequest& request, const LoginPolicy& policy);

@@ -52,11 +52,7 @@ initiator::Connector LoopbackServer::connector() {
         auto control = std::make_shared<target::ChannelControl>([poller] { poller->wake(); });
         const auto attached = registry_.attach(decision.request.initiator_port_id, decision.request.target_port_id,
                                                control, decision.single_channel);
-        target::ChannelParams params;
-        params.queue_depth = policy.queue_depth;
-        params.it_iu_len = decision.it_iu_len;
-        params.ti_iu_len = policy.max_ti_iu_len;
-        params.imm_data_offset = decision.imm_data_offset;
+        target::ChannelParams params = decision.channel_params(policy);
         params.bounce_chunks = 16;
         params.token = next_token_++;
         params.name = "loopback" + std::to_string(params.token);
