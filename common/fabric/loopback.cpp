@@ -126,7 +126,7 @@ PostResult LoopbackConnection::post_receive(std::uint64_t wr_id, LocalSegment bu
         auto data = std::move(me.unmatched.front());
         me.unmatched.pop_front();
         const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), buffer.length));
-        std::memcpy(buffer.address, data.data(), n);
+        if (n != 0) std::memcpy(buffer.address, data.data(), n);
         complete_locked(side_, Completion{wr_id, WorkKind::receive,
                                           data.size() > buffer.length ? CompletionStatus::local_error
                                                                       : CompletionStatus::success,
@@ -144,7 +144,7 @@ PostResult LoopbackConnection::send_locked(std::uint64_t wr_id, LocalSegment iu)
         return {};
     }
     if (peer.receives.empty()) {
-        peer.unmatched.emplace_back(iu.address, iu.address + iu.length);
+        peer.unmatched.emplace_back(iu.address, iu.address + (iu.address ? iu.length : 0));
     } else {
         auto [peer_wr, buffer] = peer.receives.front();
         peer.receives.pop_front();
@@ -153,7 +153,7 @@ PostResult LoopbackConnection::send_locked(std::uint64_t wr_id, LocalSegment iu)
             complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::remote_operation_error, 0});
             return {};
         }
-        std::memcpy(buffer.address, iu.address, iu.length);
+        if (iu.length != 0) std::memcpy(buffer.address, iu.address, iu.length);  // a zero-length SEND is legal
         complete_locked(1 - side_, Completion{peer_wr, WorkKind::receive, CompletionStatus::success, iu.length});
     }
     complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::success, 0});
@@ -179,6 +179,7 @@ std::optional<CompletionStatus> LoopbackConnection::rdma_locked(std::span<const 
         std::size_t at = 0;
         for (const auto& local : op.local) {
             const std::size_t n = std::min<std::size_t>(local.length, remote->size() - at);
+            if (n == 0) continue;
             if (read) std::memcpy(local.address, remote->data() + at, n);
             else std::memcpy(remote->data() + at, local.address, n);
             at += n;
