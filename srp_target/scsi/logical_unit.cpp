@@ -92,7 +92,8 @@ const LogicalUnit::CommandInfo* LogicalUnit::lookup(std::uint8_t opcode) noexcep
 
 void LogicalUnit::attach_nexus(NexusId nexus) {
     std::lock_guard lock(state_mutex_);
-    establish_unit_attention(nexus, Asc::power_on_reset);
+    const bool returning = !known_nexuses_.insert(nexus).second;
+    establish_unit_attention(nexus, returning ? Asc::i_t_nexus_loss_occurred : Asc::power_on_reset);
 }
 
 void LogicalUnit::detach_nexus(NexusId nexus) {

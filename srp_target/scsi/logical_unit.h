@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/scsi/cdb.h"
 #include "srp_target/backstore/backstore.h"
@@ -39,7 +40,9 @@ class LogicalUnit {
 public:
     LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig config);
 
-    // A nexus becomes known at login: it gets the power-on unit attention (SAM-5 6.2).
+    // A nexus becomes known at login: it gets the power-on unit attention
+    // (SAM-5 6.2), or I_T NEXUS LOSS OCCURRED when it was attached before
+    // and lost all its channels (SPC-4 6.29, table 43).
     void attach_nexus(NexusId nexus);
     void detach_nexus(NexusId nexus);
 
@@ -128,6 +131,7 @@ private:
 
     std::mutex state_mutex_;  // guards everything below
     std::unordered_map<NexusId, std::deque<scsi::Asc>> unit_attentions_;
+    std::unordered_set<NexusId> known_nexuses_;
     Reservations reservations_;
     std::mutex compare_and_write_mutex_;  // COMPARE AND WRITE is atomic against itself
 };

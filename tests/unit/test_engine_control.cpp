@@ -60,6 +60,14 @@ TEST_CASE("a detached nexus forgets its unit attentions", "[engine][ua]") {
     CHECK(e.run(hex("00 00 00 00 00 00"), {}, 3).status == Status::good);
 }
 
+TEST_CASE("a nexus that logs in again gets I_T NEXUS LOSS OCCURRED", "[engine][ua]") {
+    Engine e;
+    e.target.detach_nexus(Engine::kOtherNexus);
+    e.target.attach_nexus(Engine::kOtherNexus);
+    CHECK_SENSE(e.run(hex("00 00 00 00 00 00"), {}, Engine::kOtherNexus), unit_attention, i_t_nexus_loss_occurred);
+    CHECK(e.run(hex("00 00 00 00 00 00"), {}, Engine::kOtherNexus).status == Status::good);
+}
+
 TEST_CASE("an unknown opcode: INVALID COMMAND OPERATION CODE at byte 0", "[engine][control]") {
     Engine e;
     auto r = e.run(hex("c5 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"));
