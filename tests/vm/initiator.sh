@@ -23,7 +23,8 @@ GUID=$(tr -d : < /sys/class/infiniband/$RDMA_DEV/node_guid)
 dd if=/dev/zero of=/tmp/lun0.img bs=1M count=$SIZE_MB status=none
 $BUILD/srp_target/srp_target --lun path=/tmp/lun0.img --listen "$RDMA_IP:5555" --pollers 1 --stats-interval 0 > $LOG 2>&1 &
 PID=$!
-for _ in $(seq 100); do grep -q "srp_target ready" $LOG && break; sleep 0.1; done
+for _ in $(seq 200); do grep -q "srp_target ready" $LOG && break; sleep 0.1; done
+grep -q "srp_target ready" $LOG || fail "target did not start"
 
 vm_step "our initiator against our target"
 run login --id-ext $GUID -c 2 || fail "login"

@@ -13,9 +13,16 @@ fail() { echo "FAIL: $*"; echo "--- target log"; tail -40 $LOG; dmesg | tail -20
 ok() { echo "ok: $*"; }
 
 start_target() {  # extra options
+	# The log is appended to across restarts: wait for a new "ready" line.
+	local before
+	before=$(grep -c "srp_target ready" $LOG 2>/dev/null)
 	$TARGET --lun path=$FILE,serial=VMTEST0001 --listen "$RDMA_IP:$PORT" --pollers 2 --stats-interval 0 "$@" >> $LOG 2>&1 &
 	TARGET_PID=$!
-	for _ in $(seq 100); do grep -q "srp_target ready" $LOG && return 0; sleep 0.1; done
+	for _ in $(seq 200); do
+		[ "$(grep -c "srp_target ready" $LOG)" -gt "${before:-0}" ] && return 0
+		kill -0 $TARGET_PID 2>/dev/null || fail "target exited at start"
+		sleep 0.1
+	done
 	fail "target did not start"
 }
 stop_target() {
