@@ -95,8 +95,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         req.target_port_id[i] = static_cast<std::uint8_t>(options_.id_ext >> (56 - 8 * i));
         req.target_port_id[8 + i] = static_cast<std::uint8_t>(options_.ioc_guid >> (56 - 8 * i));
     }
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(&req);
-    auto link = connector_({bytes, sizeof req});
+    auto link = connector_(wire::iu_bytes(req));
     if (!link) return std::unexpected(link.error());
     auto rsp = wire::parse_login_rsp(link->accept_data);
     if (!rsp)

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <type_traits>
 
 #include "common/wire/big_endian.h"
@@ -175,6 +176,13 @@ struct ImmediateHeader {  // SRP-2 immediate data descriptor, 4 bytes
 template <class T>
 inline constexpr bool kIsWireLayout = alignof(T) == 1 && std::is_trivially_copyable_v<T> &&
                                       std::is_standard_layout_v<T>;
+
+// The bytes of a layout, to send or to hand over as private data.
+template <class T>
+    requires kIsWireLayout<T>
+std::span<const std::uint8_t> iu_bytes(const T& iu) noexcept {
+    return {reinterpret_cast<const std::uint8_t*>(&iu), sizeof(T)};
+}
 
 #define SRP_WIRE_LAYOUT(T, size)                                   \
     static_assert(kIsWireLayout<T>, #T " must be a wire layout"); \

@@ -15,12 +15,6 @@
 
 namespace srp::target {
 
-namespace {
-std::span<const std::uint8_t> bytes_of(const auto& iu) {
-    return {reinterpret_cast<const std::uint8_t*>(&iu), sizeof iu};
-}
-}  // namespace
-
 TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
     for (const auto& lun : config_.luns) {
         BackstoreConfig store{lun.path, lun.size_bytes, lun.read_only};
@@ -117,7 +111,7 @@ void TargetService::on_connect_request(rdma::ConnectRequest& request) {
                      static_cast<std::uint32_t>(decision.reason),
                      wire::login_reject_reason_name(static_cast<std::uint32_t>(decision.reason)), decision.explanation);
         const auto rej = decision.rejection();
-        request.reject(bytes_of(rej));
+        request.reject(wire::iu_bytes(rej));
         return;
     }
     // The least loaded poller takes the channel.
@@ -151,12 +145,12 @@ void TargetService::on_connect_request(rdma::ConnectRequest& request) {
         spdlog::error("login from {} rejected with reason 0x00010001 (insufficient resources): {}", source, e.what());
         auto rej = decision.rejection();
         rej.reason = static_cast<std::uint32_t>(wire::LoginRejectReason::insufficient_resources);
-        request.reject(bytes_of(rej));
+        request.reject(wire::iu_bytes(rej));
         if (attached.nexus != 0) registry_.detach(attached.nexus, control.get());
         return;
     }
     const auto rsp = decision.response(policy, attached.terminated > 0);
-    if (int err = request.accept(*verbs, bytes_of(rsp)); err != 0) {
+    if (int err = request.accept(*verbs, wire::iu_bytes(rsp)); err != 0) {
         spdlog::error("rdma_accept for {} failed: {}", source, std::strerror(err));
         registry_.detach(attached.nexus, control.get());
         return;

@@ -115,8 +115,7 @@ std::vector<std::vector<std::uint8_t>> fuzz_seeds() {
         wire::DirectDescriptor d{};
         d.len = 4096;
         std::vector<std::uint8_t> out(128);
-        const auto* p = reinterpret_cast<const std::uint8_t*>(&d);
-        out.resize(*wire::encode_cmd(out, h, {}, {p, sizeof d}));
+        out.resize(*wire::encode_cmd(out, h, {}, wire::iu_bytes(d)));
         out.push_back(0);  // odd length: the harness aims the descriptor at real memory
         seeds.push_back(out);
     };
@@ -126,8 +125,8 @@ std::vector<std::vector<std::uint8_t>> fuzz_seeds() {
     cmd(0x01, inquiry);
     auto tmf = wire::make_iu<wire::TskMgmt>(wire::Opcode::tsk_mgmt);
     tmf.tsk_mgmt_func = 0x08;
-    const auto* p = reinterpret_cast<const std::uint8_t*>(&tmf);
-    seeds.emplace_back(p, p + sizeof tmf);
+    const auto tmf_bytes = wire::iu_bytes(tmf);
+    seeds.emplace_back(tmf_bytes.begin(), tmf_bytes.end());
     std::vector<std::uint8_t> immediate(256);
     const std::uint8_t data[512] = {};
     immediate.resize(1024);

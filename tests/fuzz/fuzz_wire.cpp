@@ -48,8 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 std::vector<std::vector<std::uint8_t>> fuzz_seeds() {
     std::vector<std::vector<std::uint8_t>> seeds;
     auto add = [&](const auto& iu) {
-        const auto* p = reinterpret_cast<const std::uint8_t*>(&iu);
-        seeds.emplace_back(p, p + sizeof iu);
+        const auto bytes = wire::iu_bytes(iu);
+        seeds.emplace_back(bytes.begin(), bytes.end());
     };
     auto login = wire::make_login_req_rdma();
     login.req_it_iu_len = 8260;
@@ -67,8 +67,7 @@ std::vector<std::vector<std::uint8_t>> fuzz_seeds() {
     h.buf_fmt = 0x01;
     wire::DirectDescriptor d{};
     d.len = 4096;
-    const auto* dp = reinterpret_cast<const std::uint8_t*>(&d);
-    out.resize(*wire::encode_cmd(out, h, {}, {dp, sizeof d}));
+    out.resize(*wire::encode_cmd(out, h, {}, wire::iu_bytes(d)));
     seeds.push_back(out);
     wire::IndirectHeader ih{};
     ih.table_desc.len = 32;

@@ -66,8 +66,8 @@ initiator::Connector LoopbackServer::connector() {
         c.connection = owner->connection.get();
         c.domain = owner->domain.get();
         c.notifier = owner->notifier.get();
-        const auto* p = reinterpret_cast<const std::uint8_t*>(&rsp);
-        c.accept_data.assign(p, p + sizeof rsp);
+        const auto accept = wire::iu_bytes(rsp);
+        c.accept_data.assign(accept.begin(), accept.end());
         c.description = "loopback";
         c.owner = owner;
         return c;
