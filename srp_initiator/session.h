@@ -131,6 +131,8 @@ private:
     void finish(Channel& ch, Slot& slot, CommandResult result);
     void fail_channel(Channel& ch, const std::string& why);
     void check_timeouts();
+    // Posts a TSK_MGMT IU on ch; the slot tracking it, or null (no credit, slot or connection).
+    Slot* post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManagementFunction function, std::uint64_t task_tag);
     CommandResult execute_once(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
                                std::span<std::uint8_t> buffer);
     std::optional<std::uint32_t> registration_key(Channel& ch, std::span<const std::uint8_t> buffer) const;

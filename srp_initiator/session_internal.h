@@ -19,6 +19,7 @@ struct Session::Slot {
     bool busy = false;
     bool is_tmf = false;
     std::uint64_t tag = 0;
+    std::uint16_t lun = 0;         // an abort must name the command's LUN
     std::uint64_t victim_tag = 0;  // TMF sent because this command timed out
     bool abort_sent = false;
     Completion done;

@@ -116,8 +116,7 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
         d.key = *rkey;
         d.len = static_cast<std::uint32_t>(buffer.size());
         header.buf_fmt = direction == Direction::to_target ? 0x10 : 0x01;
-        const auto* p = reinterpret_cast<const std::uint8_t*>(&d);
-        length = wire::encode_cmd(out, header, {}, {p, sizeof d});
+        length = wire::encode_cmd(out, header, {}, wire::iu_bytes(d));
     }
     if (!length) return std::unexpected(SubmitError::too_large);
     const auto segment = ch->send_mr->segment(std::size_t{index} * ch->info.max_it_iu_len, static_cast<std::uint32_t>(*length));
@@ -128,6 +127,7 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     slot.is_tmf = false;
     slot.abort_sent = false;
     slot.tag = tag;
+    slot.lun = lun;
     slot.done = std::move(done);
     slot.start = std::chrono::steady_clock::now();
     slot.deadline = slot.start + options_.command_timeout;
@@ -284,6 +284,33 @@ void Session::finish(Channel& ch, Slot& slot, CommandResult result) {
     if (done) done(result);
 }
 
+Session::Slot* Session::post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManagementFunction function,
+                                 std::uint64_t task_tag) {
+    // Task management may use the last credit: submit() never takes it.
+    if (ch.dead || ch.credits < 1 || ch.free_slots.empty()) return nullptr;
+    const std::uint32_t index = ch.free_slots.back();
+    const std::uint64_t tag = (next_tag_++ << 16) | index;
+    auto iu = wire::make_iu<wire::TskMgmt>(wire::Opcode::tsk_mgmt);
+    iu.tag = to_tag(tag);
+    iu.lun = scsi::encode_lun(lun);
+    iu.tsk_mgmt_func = static_cast<std::uint8_t>(function);
+    iu.task_tag = to_tag(task_tag);
+    const std::size_t at = std::size_t{index} * ch.info.max_it_iu_len;
+    std::memcpy(ch.send_memory.data() + at, &iu, sizeof iu);
+    if (!ch.link.connection->post_send(index, ch.send_mr->segment(at, sizeof iu))) return nullptr;
+    ch.free_slots.pop_back();
+    --ch.credits;
+    Slot& slot = ch.slots[index];
+    slot = Slot{};
+    slot.busy = true;
+    slot.is_tmf = true;
+    slot.tag = tag;
+    slot.lun = lun;
+    slot.start = std::chrono::steady_clock::now();
+    slot.deadline = slot.start + options_.command_timeout;
+    return &slot;
+}
+
 void Session::check_timeouts() {
     const auto now = std::chrono::steady_clock::now();
     for (auto& ch : channels_) {
@@ -292,26 +319,8 @@ void Session::check_timeouts() {
             if (!slot.busy || slot.is_tmf || slot.abort_sent || now < slot.deadline) continue;
             slot.abort_sent = true;
             // SAM-5 7.2: abort the command; it completes when the TMF response arrives.
-            if (ch->credits < 1 || ch->free_slots.empty()) continue;
-            const std::uint32_t index = ch->free_slots.back();
-            Slot& tmf = ch->slots[index];
-            const std::uint64_t tag = (next_tag_++ << 16) | index;
-            auto iu = wire::make_iu<wire::TskMgmt>(wire::Opcode::tsk_mgmt);
-            iu.tag = to_tag(tag);
-            iu.tsk_mgmt_func = static_cast<std::uint8_t>(wire::TaskManagementFunction::abort_task);
-            iu.task_tag = to_tag(slot.tag);
-            std::memcpy(ch->send_memory.data() + std::size_t{index} * ch->info.max_it_iu_len, &iu, sizeof iu);
-            if (!ch->link.connection->post_send(index, ch->send_mr->segment(std::size_t{index} * ch->info.max_it_iu_len, sizeof iu)))
-                continue;
-            ch->free_slots.pop_back();
-            --ch->credits;
-            tmf = Slot{};
-            tmf.busy = true;
-            tmf.is_tmf = true;
-            tmf.tag = tag;
-            tmf.victim_tag = slot.tag;
-            tmf.start = now;
-            tmf.deadline = now + options_.command_timeout;
+            if (Slot* tmf = post_tmf(*ch, slot.lun, wire::TaskManagementFunction::abort_task, slot.tag))
+                tmf->victim_tag = slot.tag;
         }
     }
 }
@@ -356,33 +365,15 @@ CommandResult Session::execute_once(std::uint16_t lun, std::span<const std::uint
 
 std::optional<std::uint8_t> Session::task_management(std::uint16_t lun, wire::TaskManagementFunction function,
                                                      std::uint64_t task_tag, std::size_t channel) {
-    if (channel >= channels_.size() || channels_[channel]->dead) return std::nullopt;
+    if (channel >= channels_.size()) return std::nullopt;
     Channel& ch = *channels_[channel];
-    if (ch.credits < 1 || ch.free_slots.empty()) return std::nullopt;
-    const std::uint32_t index = ch.free_slots.back();
-    const std::uint64_t tag = (next_tag_++ << 16) | index;
-    auto iu = wire::make_iu<wire::TskMgmt>(wire::Opcode::tsk_mgmt);
-    iu.tag = to_tag(tag);
-    iu.lun = scsi::encode_lun(lun);
-    iu.tsk_mgmt_func = static_cast<std::uint8_t>(function);
-    iu.task_tag = to_tag(task_tag);
-    std::memcpy(ch.send_memory.data() + std::size_t{index} * ch.info.max_it_iu_len, &iu, sizeof iu);
-    if (!ch.link.connection->post_send(index, ch.send_mr->segment(std::size_t{index} * ch.info.max_it_iu_len, sizeof iu)))
-        return std::nullopt;
+    Slot* slot = post_tmf(ch, lun, function, task_tag);
+    if (slot == nullptr) return std::nullopt;
     std::optional<std::uint8_t> code;
-    ch.free_slots.pop_back();
-    --ch.credits;
-    Slot& slot = ch.slots[index];
-    slot = Slot{};
-    slot.busy = true;
-    slot.is_tmf = true;
-    slot.tag = tag;
-    slot.tmf_code = &code;
-    slot.start = std::chrono::steady_clock::now();
-    slot.deadline = slot.start + options_.command_timeout;
-    const auto until = slot.deadline;
-    while (slot.busy && !ch.dead && std::chrono::steady_clock::now() < until) wait(std::chrono::milliseconds(100));
-    if (slot.busy) return std::nullopt;
+    slot->tmf_code = &code;
+    const auto until = slot->deadline;
+    while (slot->busy && !ch.dead && std::chrono::steady_clock::now() < until) wait(std::chrono::milliseconds(100));
+    if (slot->busy) return std::nullopt;
     return code;
 }
 
