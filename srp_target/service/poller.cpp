@@ -1,6 +1,5 @@
 #include "srp_target/service/poller.h"
 
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -20,7 +19,11 @@ Poller::~Poller() {
 
 void Poller::add_notifier(fabric::Notifier* notifier) { notifiers_.push_back(notifier); }
 
-void Poller::start() { thread_ = std::thread([this] { run(); }); }
+void Poller::start() {
+    poll_fds_.push_back(pollfd{wake_fd_, POLLIN, 0});
+    for (auto* n : notifiers_) poll_fds_.push_back(pollfd{n->fd(), POLLIN, 0});
+    thread_ = std::thread([this] { run(); });
+}
 
 void Poller::stop() {
     if (!thread_.joinable()) return;
@@ -84,9 +87,7 @@ void Poller::sleep_until_work() {
     for (auto& channel : channels_st_) channel->arm();
     for (auto& channel : channels_st_)
         if (channel->poll() > 0) return;
-    std::vector<pollfd> fds;
-    fds.push_back(pollfd{wake_fd_, POLLIN, 0});
-    for (auto* n : notifiers_) fds.push_back(pollfd{n->fd(), POLLIN, 0});
+    auto& fds = poll_fds_;
     if (::poll(fds.data(), fds.size(), kSleepTimeoutMs) <= 0) return;
     // Read only what poll() found readable: each read is a system call.
     if (fds[0].revents & POLLIN) {

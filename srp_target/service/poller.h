@@ -4,6 +4,8 @@
 // busy-poll was measured to starve rxe's own kernel work on a 2-vCPU guest.
 #pragma once
 
+#include <poll.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -46,6 +48,7 @@ private:
     std::function<void(Channel&)> on_closed_;
     std::vector<fabric::Notifier*> notifiers_;
     int wake_fd_;
+    std::vector<pollfd> poll_fds_;  // wake_fd_, then one per notifier; fixed at start()
     std::mutex inbox_mutex_;
     std::vector<std::unique_ptr<Channel>> inbox_;
     std::vector<std::unique_ptr<Channel>> channels_st_;  // poller thread only

@@ -62,7 +62,6 @@ private:
         wire::Tag tag{};
         bool is_tmf = false;
         std::optional<std::uint16_t> lun;
-        std::uint8_t data_in_format = 0;
         std::uint32_t data_out_described = 0;
         std::uint32_t data_in_described = 0;
         std::uint64_t data_out_moved = 0;

@@ -33,25 +33,28 @@ public:
     }
     // The registered segment covering bytes, or nullopt (then use bounce buffers).
     std::optional<fabric::LocalSegment> find(std::span<const std::uint8_t> bytes) const noexcept {
-        for (const auto& r : registrations_) {
-            const auto all = r->bytes();
-            if (bytes.data() >= all.data() && bytes.data() + bytes.size() <= all.data() + all.size())
-                return fabric::LocalSegment{const_cast<std::uint8_t*>(bytes.data()),
-                                            static_cast<std::uint32_t>(bytes.size()), r->lkey()};
-        }
-        return std::nullopt;
+        const auto i = index_of(bytes);
+        if (!i) return std::nullopt;
+        return fabric::LocalSegment{const_cast<std::uint8_t*>(bytes.data()), static_cast<std::uint32_t>(bytes.size()),
+                                    registrations_[*i]->lkey()};
     }
     std::size_t size() const noexcept { return registrations_.size(); }
     // After an RDMA READ landed in a registered backstore: let writeback see it.
     void mark_written(std::span<const std::uint8_t> bytes) const noexcept {
-        for (std::size_t i = 0; i < registrations_.size(); ++i) {
-            const auto all = registrations_[i]->bytes();
-            if (bytes.data() >= all.data() && bytes.data() + bytes.size() <= all.data() + all.size())
-                return backstores_[i]->mark_written(static_cast<std::uint64_t>(bytes.data() - all.data()), bytes.size());
-        }
+        if (const auto i = index_of(bytes))
+            backstores_[*i]->mark_written(static_cast<std::uint64_t>(bytes.data() - registrations_[*i]->bytes().data()),
+                                          bytes.size());
     }
 
 private:
+    std::optional<std::size_t> index_of(std::span<const std::uint8_t> bytes) const noexcept {
+        for (std::size_t i = 0; i < registrations_.size(); ++i) {
+            const auto all = registrations_[i]->bytes();
+            if (bytes.data() >= all.data() && bytes.data() + bytes.size() <= all.data() + all.size()) return i;
+        }
+        return std::nullopt;
+    }
+
     std::vector<std::unique_ptr<fabric::Registration>> registrations_;
     std::vector<const Backstore*> backstores_;
 };
