@@ -53,7 +53,7 @@ struct Completion {
     std::uint32_t byte_len = 0;  // receives: bytes that arrived
 };
 
-enum class PostError { queue_full, disconnected, too_many_segments };
+enum class PostError { queue_full, disconnected, too_many_segments, empty_chain };
 std::string_view to_string(PostError error) noexcept;
 
 using PostResult = std::expected<void, PostError>;

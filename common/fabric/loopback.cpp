@@ -190,6 +190,8 @@ std::optional<CompletionStatus> LoopbackConnection::rdma_locked(std::span<const 
 
 PostResult LoopbackConnection::post_rdma_read(std::uint64_t wr_id, std::span<const RdmaOp> ops) {
     std::lock_guard lock(shared_->mutex);
+    // Nothing to post would never complete: refuse it, as the verbs fabric does.
+    if (ops.empty()) return std::unexpected(PostError::empty_chain);
     for (const auto& op : ops)
         if (op.local.size() > max_rdma_read_sge()) return std::unexpected(PostError::too_many_segments);
     if (!shared_->connected) {

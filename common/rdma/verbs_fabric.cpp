@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 namespace srp::rdma {
@@ -11,6 +12,9 @@ namespace {
 // Work requests of a chain other than its last carry this bit: they only
 // complete on error, and then the error must be reported once for the chain.
 constexpr std::uint64_t kChainMemberBit = 1ull << 63;
+// A chain whose post was refused after part of it reached the send queue:
+// it was reported flushed once; its posted members complete silently.
+constexpr std::uint8_t kChainAbandoned = 0xff;
 
 fabric::CompletionStatus map_status(ibv_wc_status status) {
     switch (status) {
@@ -125,7 +129,9 @@ fabric::PostResult VerbsConnection::post_rdma_write_then_send(std::uint64_t wr_i
 fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
                                                ibv_wr_opcode opcode, const fabric::LocalSegment* send) {
     const std::uint32_t count = static_cast<std::uint32_t>(ops.size()) + (send ? 1 : 0);
-    if (count == 0) return {};
+    // A chain of nothing would never complete and its caller would wait forever.
+    if (count == 0) return std::unexpected(fabric::PostError::empty_chain);
+    if (broken_) return std::unexpected(fabric::PostError::disconnected);
     if (wr_id >= kMaxChainWrId) return std::unexpected(fabric::PostError::too_many_segments);
     if (send_outstanding_ + count > send_depth_) return std::unexpected(fabric::PostError::queue_full);
     for (const auto& op : ops)
@@ -159,6 +165,7 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
         chain_failed_.resize(wr_id + 1, 0);
     }
     chain_lengths_[wr_id] = count;
+    chain_failed_[wr_id] = 0;
     if (!batching_) flush_pending();
     return {};
 }
@@ -176,15 +183,31 @@ void VerbsConnection::flush_pending() {
     }
     ibv_send_wr* bad = nullptr;
     if (ibv_post_send(qp_.get(), pending_wrs_.data(), &bad) != 0) {
-        // Chains from the first refused WR on never reach the wire: report
-        // each as flushed, as a QP in error would, so callers can drain.
+        // Work requests from the first refused one on never reach the wire.
+        // Report each affected chain as flushed, exactly once, as a QP in
+        // error would. A chain cut in two had its prefix posted: that prefix
+        // may still complete (silently), so the chain is abandoned, the QP
+        // moved to error and nothing more is posted on this connection.
         const std::size_t first_bad = bad ? static_cast<std::size_t>(bad - pending_wrs_.data()) : 0;
-        for (std::size_t i = first_bad; i < pending_wrs_.size(); ++i) {
+        bool cut = false;
+        std::size_t chain_start = 0;
+        for (std::size_t i = 0; i < pending_wrs_.size(); ++i) {
             if (!(pending_wrs_[i].send_flags & IBV_SEND_SIGNALED)) continue;
+            const std::size_t chain_end = i;
+            const std::size_t start = std::exchange(chain_start, i + 1);
+            if (chain_end < first_bad) continue;  // wholly posted: completes normally
             const std::uint64_t id = pending_wrs_[i].wr_id;
             send_outstanding_ -= chain_lengths_[id];
             chain_lengths_[id] = 0;
+            if (start < first_bad) {
+                chain_failed_[id] = kChainAbandoned;
+                cut = true;
+            }
             synthetic_.push_back(fabric::Completion{id, fabric::WorkKind::send, fabric::CompletionStatus::flushed, 0});
+        }
+        if (cut) {
+            broken_ = true;
+            disconnect();
         }
     }
     pending_wrs_.clear();
@@ -208,31 +231,32 @@ std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
             const bool member = wc[i].wr_id & kChainMemberBit;
             const std::uint64_t id = wc[i].wr_id & ~kChainMemberBit;
             fabric::Completion c{id, map_kind(wc[i].opcode), map_status(wc[i].status), wc[i].byte_len};
-            // The opcode of an error completion is undefined: tell receives from chains by the wr_id.
+            // The opcode of an error completion is undefined: tell receives
+            // from chains by the wr_id (chain members carry a bit of their own).
             const bool is_receive = wc[i].status == IBV_WC_SUCCESS ? c.kind == fabric::WorkKind::receive
-                                                                   : !outstanding_chain(id);
+                                                                   : !member && !outstanding_chain(id);
             if (is_receive) {
                 c.kind = fabric::WorkKind::receive;
                 out[produced++] = c;
                 continue;
             }
             if (wc[i].status != IBV_WC_SUCCESS) c.kind = fabric::WorkKind::send;
-            if (member) {  // an error in the middle of a chain: report once, now
-                if (id < chain_failed_.size() && !chain_failed_[id]) {
-                    chain_failed_[id] = 1;
-                    out[produced++] = c;
-                }
+            if (member) {
+                // An error in the middle of a chain: remember the first one.
+                // The chain's signaled end still completes (flushed, since the
+                // QP is now in error) and reports the chain once, so the
+                // owner never reuses its wr_id while work of it is queued.
+                if (id < chain_failed_.size() && chain_failed_[id] == 0)
+                    chain_failed_[id] = static_cast<std::uint8_t>(1 + static_cast<int>(c.status));
                 continue;
             }
-            // The signaled end of a chain retires all its work requests.
-            bool already_reported = false;
-            if (outstanding_chain(id)) {
-                send_outstanding_ -= chain_lengths_[id];
-                chain_lengths_[id] = 0;
-                already_reported = chain_failed_[id] != 0;
-                chain_failed_[id] = 0;
-            }
-            if (!already_reported) out[produced++] = c;
+            if (!outstanding_chain(id)) continue;  // not ours (already reported as flushed)
+            send_outstanding_ -= chain_lengths_[id];
+            chain_lengths_[id] = 0;
+            if (chain_failed_[id] != 0 && chain_failed_[id] != kChainAbandoned)
+                c.status = static_cast<fabric::CompletionStatus>(chain_failed_[id] - 1);
+            chain_failed_[id] = 0;
+            out[produced++] = c;
         }
     }
     return produced;

@@ -79,6 +79,8 @@ private:
     // how many WRs its signaled completion retires, and whether an error was
     // already reported. 0 = no chain outstanding under that wr_id.
     std::vector<std::uint32_t> chain_lengths_;
+    // Per chain: 0, or 1 + the status of its first failed member (reported
+    // when the chain's signaled end completes), or kChainAbandoned.
     std::vector<std::uint8_t> chain_failed_;
     // Work requests queued for one ibv_post_send (all of them while batching).
     std::vector<ibv_send_wr> pending_wrs_;
@@ -88,6 +90,7 @@ private:
     bool batching_ = false;
     bool armed_ = false;  // a CQ notification is requested and not yet delivered
     bool disconnected_ = false;
+    bool broken_ = false;  // a post was refused part-way: nothing more is posted
     friend class VerbsNotifier;
 };
 

@@ -105,6 +105,16 @@ void LogicalUnit::detach_nexus(NexusId nexus) {
     reservations_.on_nexus_gone(nexus);
 }
 
+bool LogicalUnit::holds_registration(NexusId nexus) {
+    std::lock_guard lock(state_mutex_);
+    return reservations_.is_registered(nexus);
+}
+
+void LogicalUnit::forget_nexus(NexusId nexus) {
+    std::lock_guard lock(state_mutex_);
+    known_nexuses_.erase(nexus);
+}
+
 void LogicalUnit::establish_unit_attention(NexusId nexus, Asc asc) {
     auto& queue = unit_attentions_[nexus];
     if (std::find(queue.begin(), queue.end(), asc) != queue.end()) return;

@@ -45,6 +45,9 @@ public:
     // and lost all its channels (SPC-4 6.29, table 43).
     void attach_nexus(NexusId nexus);
     void detach_nexus(NexusId nexus);
+    bool holds_registration(NexusId nexus);
+    // The nexus id will not return: a later attach of it is a first arrival.
+    void forget_nexus(NexusId nexus);
 
     // expected_data_out_bytes: what the initiator described for DATA-OUT.
     ScsiTask submit(NexusId nexus, std::span<const std::uint8_t> cdb, std::uint64_t expected_data_out_bytes);

@@ -58,9 +58,9 @@ public:
     std::uint32_t generation() const noexcept { return generation_; }
     // True while any reservation could make a command conflict.
     bool active() const noexcept { return type_.has_value() || spc2_holder_.has_value(); }
+    bool is_registered(NexusId nexus) const noexcept { return registrations_.contains(nexus); }
 
 private:
-    bool is_registered(NexusId nexus) const noexcept { return registrations_.contains(nexus); }
     bool all_registrants_type() const noexcept;
     bool is_holder(NexusId nexus) const noexcept;
     void remove_registration(NexusId nexus, PrOutcome& out, scsi::Asc ua, NexusId requester);

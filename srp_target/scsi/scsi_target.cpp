@@ -29,6 +29,14 @@ void ScsiTarget::detach_nexus(NexusId nexus) {
     for (auto& [number, unit] : luns_) unit->detach_nexus(nexus);
 }
 
+bool ScsiTarget::holds_registration(NexusId nexus) const {
+    return std::any_of(luns_.begin(), luns_.end(), [&](const auto& u) { return u.second->holds_registration(nexus); });
+}
+
+void ScsiTarget::forget_nexus(NexusId nexus) {
+    for (auto& [number, unit] : luns_) unit->forget_nexus(nexus);
+}
+
 ScsiTask ScsiTarget::submit(NexusId nexus, std::optional<std::uint16_t> lun, std::span<const std::uint8_t> cdb,
                             std::uint64_t expected_data_out_bytes) {
     // REPORT LUNS is answered for any LUN, existing or not (SPC-4 6.33).

@@ -22,6 +22,10 @@ public:
 
     void attach_nexus(NexusId nexus);
     void detach_nexus(NexusId nexus);
+    // True when a persistent reservation registration names the nexus on any LU.
+    bool holds_registration(NexusId nexus) const;
+    // The transport will never present this nexus id again: drop what is kept for it.
+    void forget_nexus(NexusId nexus);
 
     // lun is the decoded LUN number, or nullopt for an address we cannot decode.
     ScsiTask submit(NexusId nexus, std::optional<std::uint16_t> lun, std::span<const std::uint8_t> cdb,

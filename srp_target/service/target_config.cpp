@@ -1,5 +1,7 @@
 #include "srp_target/service/target_config.h"
 
+#include "srp_target/srp/channel.h"
+
 #include <boost/program_options.hpp>
 
 #include <fstream>
@@ -160,7 +162,12 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
     config.register_backstore_max_bytes = parse_size(register_max, "register-backstore-max");
     if (config.queue_depth < 2 || config.queue_depth > 4096) throw ConfigError("--queue-depth: 2..4096");
     if (config.max_iu_size < 64 || config.max_iu_size > 1u << 20) throw ConfigError("--max-iu-size: 64..1048576");
-    if (config.bounce_chunks < 8) throw ConfigError("--bounce-chunks: at least 8");
+    // A command of the largest transfer the Block Limits VPD page advertises
+    // must fit in a channel's bounce memory, or it would wait forever.
+    if (config.bounce_chunks < kMinBounceChunks)
+        throw ConfigError("--bounce-chunks: at least " + std::to_string(kMinBounceChunks) + " (" +
+                          std::to_string(kMinBounceChunks) + " x 128 KiB holds the largest transfer, " +
+                          std::to_string(kMaxTransferBytes >> 20) + " MiB)");
     if (config.pollers == 0) config.pollers = std::max(1u, std::thread::hardware_concurrency());
     if (config.pollers > 256) throw ConfigError("--pollers: at most 256");
     static const char* levels[] = {"trace", "debug", "info", "warn", "error"};

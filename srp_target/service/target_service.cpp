@@ -137,7 +137,7 @@ void TargetService::on_connect_request(rdma::ConnectRequest& request) {
         params.bounce_chunks = config_.bounce_chunks;
         params.token = token;
         params.name = "n" + std::to_string(attached.nexus) + ".c" + std::to_string(token) + " " + source;
-        channel = std::make_unique<Channel>(std::move(connection), device.domain(), target_, backstores_[device_index],
+        channel = std::make_unique<Channel>(std::move(connection), device.domain(), target_, registry_, backstores_[device_index],
                                             stats_, control, attached.nexus, params);
         channel->start();
     } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "common/wire/iu_encode.h"
@@ -28,27 +29,20 @@ std::unique_ptr<fabric::Registration> register_or_throw(fabric::MemoryDomain& do
 }
 }  // namespace
 
-const char* to_string(RequestState state) noexcept {
-    switch (state) {
-        case RequestState::free: return "free";
-        case RequestState::fetching_table: return "fetching_table";
-        case RequestState::reading_data: return "reading_data";
-        case RequestState::responding: return "responding";
-        case RequestState::aborted: return "aborted";
-    }
-    return "unknown";
-}
-
 Channel::Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryDomain& domain, ScsiTarget& target,
-                 const RegisteredBackstores& backstores, TargetStats& stats, std::shared_ptr<ChannelControl> control,
-                 NexusId nexus, ChannelParams params)
-    : connection_(std::move(connection)),
-      target_(target),
+                 SessionRegistry& registry, const RegisteredBackstores& backstores, TargetStats& stats,
+                 std::shared_ptr<ChannelControl> control, NexusId nexus, ChannelParams params)
+    : target_(target),
+      registry_(registry),
       backstores_(backstores),
       stats_(stats),
       control_(std::move(control)),
       nexus_(nexus),
-      params_(std::move(params)) {
+      params_(std::move(params)),
+      connection_(std::move(connection)) {
+    if (params_.bounce_chunks < kMinBounceChunks)
+        throw std::invalid_argument("bounce memory of " + std::to_string(params_.bounce_chunks) +
+                                    " chunks cannot hold the largest transfer");
     const std::uint32_t contexts = params_.queue_depth * kContextsPerCredit;
     receive_memory_.resize(std::size_t{params_.queue_depth} * params_.it_iu_len);
     response_memory_.resize(std::size_t{contexts} * params_.ti_iu_len);
@@ -66,10 +60,35 @@ Channel::Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryD
     for (std::uint32_t i = params_.bounce_chunks; i-- > 0;) free_bounce_.push_back(i);
 }
 
-Channel::~Channel() = default;
+Channel::~Channel() {
+    // Orders that arrive from now on are acknowledged by the control itself.
+    control_->close_inbox();
+    for (Request& r : requests_) {  // only when a poller stops with work posted
+        for (auto& waiter : r.abort_waiters) waiter->done();
+        r.abort_waiters.clear();
+    }
+}
 
 void Channel::start() {
-    for (std::uint32_t i = 0; i < params_.queue_depth; ++i) repost_receive(i);
+    for (std::uint32_t i = 0; i < params_.queue_depth; ++i) {
+        auto segment = receive_mr_->segment(std::size_t{i} * params_.it_iu_len, params_.it_iu_len);
+        if (auto posted = connection_->post_receive(kReceiveTag | i, segment); !posted)
+            throw std::system_error(std::make_error_code(std::errc::no_buffer_space),
+                                    "posting receive " + std::to_string(i) + ": " +
+                                        std::string(fabric::to_string(posted.error())));
+        ++outstanding_receives_;
+    }
+}
+
+void Channel::advance(Request& r, RequestState next) {
+    if (!allowed_transition(r.state, next)) {
+        // A logic error of ours, never peer input: loud in the log and in debug builds.
+        spdlog::error("[{}] request {}: illegal transition {} -> {}", params_.name, r.index, to_string(r.state),
+                      to_string(next));
+        assert(false && "illegal request state transition");
+    }
+    spdlog::trace("[{}] request {}: {} -> {}", params_.name, r.index, to_string(r.state), to_string(next));
+    r.state = next;
 }
 
 void Channel::repost_receive(std::uint32_t buffer) {
@@ -91,6 +110,7 @@ std::span<std::uint8_t> Channel::table_buffer(const Request& r) const {
 
 std::size_t Channel::poll() {
     if (control_->disconnect_requested() && !closing_) begin_close(control_->disconnect_reason());
+    poll_task_management();
     Completion completions[kPollBatch];
     const std::size_t n = connection_->poll(completions);
     // Everything this pass posts leaves with one doorbell at the end.
@@ -104,6 +124,7 @@ std::size_t Channel::poll() {
         }
     }
     if (!closing_) run_deferred();
+    poll_task_management();  // TMFs whose last victim drained in this pass
     connection_->end_batch();
     return n;
 }
@@ -119,14 +140,12 @@ Channel::Request* Channel::allocate_request() {
     if (free_requests_.empty()) return nullptr;
     Request& r = requests_[free_requests_.back()];
     free_requests_.pop_back();
-    r.state = RequestState::free;
     r.is_tmf = false;
     r.lun.reset();
     r.data_out_described = r.data_in_described = 0;
     r.data_out_moved = 0;
     r.table_count = 0;
-    r.tmf_waiting_for = 0;
-    r.aborted_by.reset();
+    r.tmf_tracker.reset();
     r.remote.clear();
     r.local.clear();
     r.task = ScsiTask{};
@@ -137,7 +156,7 @@ void Channel::release(Request& r) {
     for (std::uint32_t chunk : r.bounce) free_bounce_.push_back(chunk);
     r.bounce.clear();
     r.plan.clear();
-    r.state = RequestState::free;
+    advance(r, RequestState::free);
     free_requests_.push_back(r.index);
     if (!receives_waiting_for_context_.empty() && !closing_) {
         const auto [buffer, bytes] = receives_waiting_for_context_.front();
@@ -193,7 +212,7 @@ void Channel::on_receive(std::uint32_t buffer, const Completion& c) {
 
 void Channel::on_chain_done(Request& r, const Completion& c) {
     --outstanding_chains_;
-    if (r.state == RequestState::aborted) return on_aborted_done(r);
+    if (r.state == RequestState::aborting) return finish_abort(r);
     if (c.status != CompletionStatus::success) {
         if (c.status != CompletionStatus::flushed) {
             ++stats_.transport_errors;

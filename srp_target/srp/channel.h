@@ -3,9 +3,11 @@
 // management and logout (SRP r16a 6). Thread: owned and driven by one poller
 // thread; only control() is shared with other threads.
 //
-// Request life (advanced only in channel.cpp, names appear in the log):
-//   free -> [fetching_table] -> [reading_data] -> responding -> free
-//   any state -> aborted (response suppressed, credit returned later)
+// Each request context moves through the states of request_state.h, only
+// through advance(). Task management acts on the logical unit (SAM-5 7):
+// a TMF fans out to every channel that may hold its victims (the nexus's
+// channels, or every channel for CLEAR TASK SET and LOGICAL UNIT RESET) and
+// is answered once every victim's posted RDMA has drained.
 #pragma once
 
 #include <cstdint>
@@ -17,32 +19,37 @@
 #include "common/fabric/connection.h"
 #include "common/wire/iu_parse.h"
 #include "srp_target/scsi/scsi_target.h"
+#include "srp_target/srp/channel_control.h"
 #include "srp_target/srp/channel_types.h"
 #include "srp_target/srp/rdma_plan.h"
+#include "srp_target/srp/request_state.h"
 #include "srp_target/srp/session_registry.h"
 
 namespace srp::target {
 
 inline constexpr std::uint32_t kBounceChunkBytes = 128 * 1024;
 inline constexpr std::uint32_t kMaxDescriptorsPerCommand = 256;
+// Bounce memory must hold the largest transfer the engine accepts.
+inline constexpr std::uint32_t kMinBounceChunks = kMaxTransferBytes / kBounceChunkBytes;
+static_assert(kMaxTransferBytes % kBounceChunkBytes == 0);
 inline constexpr std::uint32_t kTableBytes = kMaxDescriptorsPerCommand * sizeof(wire::DirectDescriptor);  // 4 KiB
 // Two request contexts per credit: a context stays busy until its response's
 // send completes, while the credit it returned may already bring a new IU.
 inline constexpr std::uint32_t kContextsPerCredit = 2;
 
-enum class RequestState : std::uint8_t { free, fetching_table, reading_data, responding, aborted };
-const char* to_string(RequestState state) noexcept;
-
 class Channel {
 public:
+    // Registers the channel's memory; throws std::system_error when a
+    // registration fails. Nothing is posted until start().
     Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryDomain& domain, ScsiTarget& target,
-            const RegisteredBackstores& backstores, TargetStats& stats, std::shared_ptr<ChannelControl> control,
-            NexusId nexus, ChannelParams params);
+            SessionRegistry& registry, const RegisteredBackstores& backstores, TargetStats& stats,
+            std::shared_ptr<ChannelControl> control, NexusId nexus, ChannelParams params);
     ~Channel();
     Channel(const Channel&) = delete;
     Channel& operator=(const Channel&) = delete;
 
-    // Posts every receive buffer; call before accepting the login.
+    // Posts every receive buffer; call before accepting the login. Throws
+    // std::system_error when the connection refuses a receive.
     void start();
     // Processes available completions and pending work; returns how many completions it handled.
     std::size_t poll();
@@ -58,6 +65,7 @@ public:
 private:
     struct Request {
         RequestState state = RequestState::free;
+        Resume resume = Resume::respond;  // what a waiting request does next
         std::uint32_t index = 0;
         wire::Tag tag{};
         bool is_tmf = false;
@@ -73,19 +81,20 @@ private:
         std::vector<std::uint32_t> bounce;  // chunk indices held
         RdmaPlan plan;
         ScsiTask task;
-        // Task management: the response waits for aborted commands to drain.
+        // Task management: a TMF's response waits until its tracker completes.
         wire::TaskManagementResponse tmf_response = wire::TaskManagementResponse::complete;
-        std::uint32_t tmf_waiting_for = 0;
-        std::optional<std::uint32_t> aborted_by;  // TMF request index
-        bool deferred = false;                    // waiting in deferred_, nothing posted
+        std::shared_ptr<TmfTracker> tmf_tracker;
+        // An aborted command: every TMF that waits for its RDMA to drain.
+        std::vector<std::shared_ptr<TmfTracker>> abort_waiters;
     };
-    enum class Deferred : std::uint8_t { fetch_table, read_data, respond, respond_tmf };
 
     void on_receive(std::uint32_t buffer, const fabric::Completion& c);
     void on_chain_done(Request& r, const fabric::Completion& c);
     void repost_receive(std::uint32_t buffer);
     Request* allocate_request();
     void release(Request& r);
+    // The single place a request changes state (request_state.h).
+    void advance(Request& r, RequestState next);
 
     void handle_cmd(Request& r, std::span<const std::uint8_t> iu);
     void handle_tmf(Request& r, std::span<const std::uint8_t> iu);
@@ -97,16 +106,18 @@ private:
     void reject_command(Request& r, scsi::Asc asc);
     bool take_bounce(Request& r, std::uint64_t bytes);
     bool map_local(Request& r, std::span<std::uint8_t> bytes, bool data_in);
-    void defer(Request& r, Deferred what);
+    void wait_for_resources(Request& r, Resume what);
     void run_deferred();
-    void abort_matching(Request& tmf, std::uint8_t function, const wire::Tag& task_tag, std::optional<std::uint16_t> lun);
-    void on_aborted_done(Request& r);
+    void fan_out_tmf(Request& tmf, const AbortScope& scope);
+    void apply_abort(const AbortOrder& order);
+    void finish_abort(Request& r);
+    void poll_task_management();
     void begin_close(const char* reason);
     fabric::LocalSegment response_buffer(const Request& r) const;
     std::span<std::uint8_t> table_buffer(const Request& r) const;
 
-    std::unique_ptr<fabric::Connection> connection_;
     ScsiTarget& target_;
+    SessionRegistry& registry_;
     const RegisteredBackstores& backstores_;
     TargetStats& stats_;
     std::shared_ptr<ChannelControl> control_;
@@ -121,11 +132,15 @@ private:
     std::vector<std::uint32_t> free_requests_;
     std::vector<std::uint32_t> free_bounce_;
     std::deque<std::pair<std::uint32_t, std::uint32_t>> receives_waiting_for_context_;  // buffer, bytes
-    std::deque<std::pair<std::uint32_t, Deferred>> deferred_;
+    std::deque<std::uint32_t> deferred_;  // requests in state waiting, in arrival order
+    std::vector<std::uint32_t> parked_tmfs_;  // requests in state tmf_waiting
     std::uint32_t pending_credits_ = 0;  // credits of IUs that ended without a response
     std::uint32_t outstanding_receives_ = 0;
     std::uint32_t outstanding_chains_ = 0;
     bool closing_ = false;
+    // Declared last so it is destroyed first: the QP goes away before the
+    // memory registered for it (house rule 2).
+    std::unique_ptr<fabric::Connection> connection_;
 };
 
 }  // namespace srp::target

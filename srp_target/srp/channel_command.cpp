@@ -68,10 +68,14 @@ void Channel::handle_cmd(Request& r, std::span<const std::uint8_t> iu) {
             target_.complete_data_out(r.lun, r.task);
             return respond(r);
         }
-        if (r.table_count != 0) return after_table_fetch_start(r);
+        if (r.table_count != 0 && r.table_for_data_out) return after_table_fetch_start(r);
         return start_data_out(r);
     }
-    if (r.table_count != 0 && !r.task.data_in().empty()) return after_table_fetch_start(r);
+    // Fetch a DATA-IN table only when there is data to return through it. A
+    // table of the other direction (DATA-OUT described for a command that
+    // returns data) is never fetched: the command's data-in then meets a
+    // zero-length buffer and the residuals tell the initiator (SRP r16a 6.9).
+    if (r.table_count != 0 && !r.table_for_data_out && !r.task.data_in().empty()) return after_table_fetch_start(r);
     respond(r);
 }
 
@@ -82,11 +86,11 @@ void Channel::after_table_fetch_start(Request& r) {
     const fabric::LocalSegment local = table_mr_->segment(std::size_t{r.index} * kTableBytes, bytes);
     const fabric::RdmaOp op{fabric::RemoteSegment{r.table.va.value(), r.table.key.value(), bytes}, {&local, 1}};
     if (auto posted = connection_->post_rdma_read(r.index, {&op, 1}); !posted) {
-        if (posted.error() == PostError::queue_full) return defer(r, Deferred::fetch_table);
+        if (posted.error() == PostError::queue_full) return wait_for_resources(r, Resume::fetch_table);
         return begin_close("cannot post an RDMA READ");
     }
     ++outstanding_chains_;
-    r.state = RequestState::fetching_table;
+    advance(r, RequestState::fetching_table);
 }
 
 void Channel::after_table(Request& r) {
@@ -134,18 +138,18 @@ bool Channel::map_local(Request& r, std::span<std::uint8_t> bytes, bool data_in)
 
 void Channel::start_data_out(Request& r) {
     auto buffer = r.task.data_out_buffer();
-    if (!map_local(r, buffer, false)) return defer(r, Deferred::read_data);
+    if (!map_local(r, buffer, false)) return wait_for_resources(r, Resume::read_data);
     if (!r.plan.build(r.remote, r.local, buffer.size(), connection_->max_rdma_read_sge())) {
         spdlog::warn("[{}] data-out descriptors describe less than their total length", params_.name);
         r.task.complete_check(scsi::SenseBuilder{scsi::SenseKey::illegal_request, kInvalidFieldInIu, {}, {}});
         return respond(r);
     }
     if (auto posted = connection_->post_rdma_read(r.index, r.plan.ops()); !posted) {
-        if (posted.error() == PostError::queue_full) return defer(r, Deferred::read_data);
+        if (posted.error() == PostError::queue_full) return wait_for_resources(r, Resume::read_data);
         return begin_close("cannot post RDMA READ");
     }
     ++outstanding_chains_;
-    r.state = RequestState::reading_data;
+    advance(r, RequestState::reading_data);
 }
 
 void Channel::reject_command(Request& r, scsi::Asc asc) {
@@ -181,7 +185,7 @@ void Channel::respond(Request& r) {
     fabric::PostResult posted;
     if (sent > 0) {
         auto bytes = std::span<std::uint8_t>(const_cast<std::uint8_t*>(data.data()), sent);
-        if (!map_local(r, bytes, true)) return defer(r, Deferred::respond);
+        if (!map_local(r, bytes, true)) return wait_for_resources(r, Resume::respond);
         if (!r.plan.build(r.remote, r.local, sent, connection_->max_send_sge())) {
             spdlog::warn("[{}] data-in descriptors describe less than their total length", params_.name);
             r.data_in_described = 0;
@@ -193,43 +197,42 @@ void Channel::respond(Request& r) {
         posted = connection_->post_send(r.index, iu);
     }
     if (!posted) {
-        if (posted.error() == PostError::queue_full) return defer(r, Deferred::respond);
+        if (posted.error() == PostError::queue_full) return wait_for_resources(r, Resume::respond);
         return begin_close("cannot post the response");
     }
     pending_credits_ = 0;  // they travelled in req_lim_delta
     ++outstanding_chains_;
     stats_.bytes_read += sent;
     if (r.task.status() != scsi::Status::good) ++stats_.check_conditions;
-    r.state = RequestState::responding;
+    advance(r, RequestState::responding);
 }
 
-void Channel::defer(Request& r, Deferred what) {
-    deferred_.emplace_back(r.index, what);
-    r.state = what == Deferred::read_data ? RequestState::reading_data
-              : what == Deferred::fetch_table ? RequestState::fetching_table
-                                              : RequestState::responding;
-    r.deferred = true;
+void Channel::wait_for_resources(Request& r, Resume what) {
+    // Nothing of this request is posted: it waits in arrival order for
+    // send-queue room or bounce memory (run_deferred).
+    if (r.state != RequestState::waiting) deferred_.push_back(r.index);
+    r.resume = what;
+    advance(r, RequestState::waiting);
 }
 
 void Channel::run_deferred() {
-    // Retry work that waited for send queue room or bounce chunks, in order;
-    // stop at the first that still cannot proceed.
-    std::size_t budget = deferred_.size();
-    while (budget-- > 0 && !deferred_.empty()) {
-        const auto [index, what] = deferred_.front();
-        deferred_.pop_front();
-        Request& r = requests_[index];
-        r.deferred = false;
-        const std::size_t before = deferred_.size();
-        switch (what) {
-            case Deferred::fetch_table: after_table_fetch_start(r); break;
-            case Deferred::read_data: start_data_out(r); break;
-            case Deferred::respond: respond(r); break;
-            case Deferred::respond_tmf: respond_tmf(r); break;
+    // Retry waiting requests in order; stop at the first that still cannot
+    // proceed, so later ones do not overtake it.
+    while (!deferred_.empty()) {
+        Request& r = requests_[deferred_.front()];
+        if (r.state != RequestState::waiting) {  // aborted while waiting
+            deferred_.pop_front();
+            continue;
         }
-        if (deferred_.size() > before) {  // deferred again: keep the order, try later
-            deferred_.push_front(deferred_.back());
-            deferred_.pop_back();
+        deferred_.pop_front();
+        switch (r.resume) {
+            case Resume::fetch_table: after_table_fetch_start(r); break;
+            case Resume::read_data: start_data_out(r); break;
+            case Resume::respond: respond(r); break;
+            case Resume::respond_tmf: respond_tmf(r); break;
+        }
+        if (r.state == RequestState::waiting) {  // still short: it keeps its place at the front
+            deferred_.push_front(r.index);
             return;
         }
     }

@@ -1,9 +1,17 @@
 // SRP_TSK_MGMT (SRP r16a 6.7, SAM-5 7): ABORT TASK, ABORT TASK SET, CLEAR
-// TASK SET, LOGICAL UNIT RESET, CLEAR ACA. ib_srp sends a TMF on the channel
-// that carries the commands it concerns (and LUN RESET on every channel), so
-// a TMF acts on this channel's requests. Its response waits until every
-// aborted command's RDMA has completed: after the response the initiator may
-// reuse the buffers, so nothing of ours may still write into them.
+// TASK SET, LOGICAL UNIT RESET, CLEAR ACA.
+//
+// Task management acts on the logical unit, not on the channel it arrived
+// on: ib_srp sends LOGICAL UNIT RESET on one channel only, while the
+// commands it must stop may run on any channel. So a TMF fans out through
+// the session registry: ABORT TASK and ABORT TASK SET to every channel of
+// the issuing I_T nexus, CLEAR TASK SET and LOGICAL UNIT RESET (which affect
+// every I_T nexus, SAM-5 7.4 and 7.7, with the shared task set of TST 000b)
+// to every channel. Each channel aborts its matching tasks on its own
+// poller thread. The TMF is answered only when every victim's posted RDMA
+// has completed, including victims an earlier TMF already aborted: after
+// the response the initiator may reuse its buffers and newer writes may
+// reach the same blocks, so nothing of ours may still move data.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -47,44 +55,79 @@ void Channel::handle_tmf(Request& r, std::span<const std::uint8_t> iu) {
     } else {
         r.tmf_response = TaskManagementResponse::complete;
         // CLEAR ACA: we never establish ACA (NACA is refused), so nothing to clear.
-        if (function != TaskManagementFunction::clear_aca)
-            abort_matching(r, tmf->tsk_mgmt_func, tmf->task_tag, r.lun);
+        if (function != TaskManagementFunction::clear_aca) {
+            AbortScope scope;
+            scope.function = tmf->tsk_mgmt_func;
+            scope.nexus = nexus_;
+            scope.lun = *r.lun;
+            scope.task_tag = tmf->task_tag;
+            scope.all_nexuses = function == TaskManagementFunction::clear_task_set ||
+                                function == TaskManagementFunction::logical_unit_reset;
+            fan_out_tmf(r, scope);
+        }
         if (function == TaskManagementFunction::logical_unit_reset) unit->reset(nexus_);
     }
-    if (r.tmf_waiting_for == 0) respond_tmf(r);
-    else r.state = RequestState::aborted;  // parked until the aborted commands drain
+    if (!r.tmf_tracker || r.tmf_tracker->complete()) return respond_tmf(r);
+    advance(r, RequestState::tmf_waiting);  // answered by poll_task_management()
+    parked_tmfs_.push_back(r.index);
 }
 
-void Channel::abort_matching(Request& tmf, std::uint8_t function, const wire::Tag& task_tag,
-                             std::optional<std::uint16_t> lun) {
-    const bool one_task = function == static_cast<std::uint8_t>(TaskManagementFunction::abort_task);
-    for (Request& victim : requests_) {
-        if (&victim == &tmf || victim.is_tmf) continue;
-        if (victim.state == RequestState::free || victim.state == RequestState::aborted) continue;
-        if (one_task ? victim.tag != task_tag : victim.lun != lun) continue;
-        if (victim.state == RequestState::responding && !victim.deferred) continue;  // already answered
-        spdlog::info("[{}] aborting request {} in state {}", params_.name, victim.index, to_string(victim.state));
-        if (victim.deferred) {  // nothing posted: end it now
-            std::erase_if(deferred_, [&](const auto& d) { return d.first == victim.index; });
-            victim.deferred = false;
-            ++pending_credits_;
-            release(victim);
-            continue;
+void Channel::fan_out_tmf(Request& tmf, const AbortScope& scope) {
+    tmf.tmf_tracker = std::make_shared<TmfTracker>(control_);  // holds one guard count
+    const AbortOrder order{scope, tmf.tmf_tracker};
+    for (const auto& channel : registry_.channels(scope.all_nexuses ? std::nullopt : std::optional(nexus_))) {
+        if (channel.get() == control_.get()) continue;
+        tmf.tmf_tracker->add();
+        channel->post_abort(order);
+    }
+    tmf.tmf_tracker->add();
+    apply_abort(order);  // this channel's own tasks, at once
+    tmf.tmf_tracker->done();  // the guard
+}
+
+void Channel::apply_abort(const AbortOrder& order) {
+    const AbortScope& scope = order.scope;
+    const bool one_task = scope.function == static_cast<std::uint8_t>(TaskManagementFunction::abort_task);
+    if (scope.all_nexuses || scope.nexus == nexus_) {
+        for (Request& victim : requests_) {
+            if (victim.is_tmf || victim.state == RequestState::free) continue;
+            if (victim.lun != scope.lun || (one_task && victim.tag != scope.task_tag)) continue;
+            if (victim.state == RequestState::responding) continue;  // already answered
+            spdlog::info("[{}] aborting request {} in state {} (task management 0x{:02x})", params_.name, victim.index,
+                         to_string(victim.state), scope.function);
+            if (victim.state == RequestState::waiting) {  // nothing posted: it ends now
+                std::erase(deferred_, victim.index);
+                ++pending_credits_;  // the aborted command's credit rides on a later response
+                release(victim);
+                continue;
+            }
+            if (victim.state != RequestState::aborting) advance(victim, RequestState::aborting);
+            order.tracker->add();
+            victim.abort_waiters.push_back(order.tracker);
         }
-        victim.state = RequestState::aborted;
-        victim.aborted_by = tmf.index;
-        ++tmf.tmf_waiting_for;
     }
+    order.tracker->done();  // this channel has scanned
 }
 
-void Channel::on_aborted_done(Request& r) {
-    // The aborted command never gets a response: its credit rides on a later one.
+void Channel::finish_abort(Request& r) {
+    // The aborted command's RDMA has drained; it never gets a response, so
+    // its credit rides on a later one.
     ++pending_credits_;
-    if (r.aborted_by) {
-        Request& tmf = requests_[*r.aborted_by];
-        if (tmf.tmf_waiting_for > 0 && --tmf.tmf_waiting_for == 0 && !closing_) respond_tmf(tmf);
-    }
+    for (auto& waiter : r.abort_waiters) waiter->done();
+    r.abort_waiters.clear();
     release(r);
+}
+
+void Channel::poll_task_management() {
+    if (control_->has_abort_orders())
+        for (const auto& order : control_->take_abort_orders()) apply_abort(order);
+    if (parked_tmfs_.empty() || closing_) return;
+    std::erase_if(parked_tmfs_, [&](std::uint32_t index) {
+        Request& tmf = requests_[index];
+        if (!tmf.tmf_tracker->complete()) return false;
+        respond_tmf(tmf);
+        return true;
+    });
 }
 
 void Channel::respond_tmf(Request& r) {
@@ -97,15 +140,12 @@ void Channel::respond_tmf(Request& r) {
     if (!length) return begin_close("TMF response does not fit");
     auto posted = connection_->post_send(r.index, fabric::LocalSegment{rsp.address, static_cast<std::uint32_t>(*length), rsp.lkey});
     if (!posted) {
-        if (posted.error() == fabric::PostError::queue_full) {
-            r.state = RequestState::free;  // no send room: retry as a deferred response
-            return defer(r, Deferred::respond_tmf);
-        }
+        if (posted.error() == fabric::PostError::queue_full) return wait_for_resources(r, Resume::respond_tmf);
         return begin_close("cannot post the TMF response");
     }
     pending_credits_ = 0;
     ++outstanding_chains_;
-    r.state = RequestState::responding;
+    advance(r, RequestState::responding);
 }
 
 }  // namespace srp::target

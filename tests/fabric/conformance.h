@@ -144,6 +144,45 @@ inline std::string disconnect_flushes_receives(const PairFactory& make) {
     return {};
 }
 
+inline std::string empty_chain_refused(const PairFactory& make) {
+    Pair p = make();
+    Buffers m(p);
+    // A chain of no work request would never complete: its owner would wait forever.
+    auto posted = p.a->post_rdma_read(5, {});
+    if (posted) return "an empty RDMA READ chain was accepted";
+    if (posted.error() != fabric::PostError::empty_chain)
+        return "empty chain refused as " + std::string(fabric::to_string(posted.error()));
+    if (auto stray = wait_for(*p.a, 5, std::chrono::milliseconds(100))) return "a refused chain produced a completion";
+    // The connection still works.
+    if (!p.b->post_receive(1, m.rb->segment(0, 64))) return "post_receive failed";
+    if (!p.a->post_send(6, m.ra->segment(0, 16))) return "post_send after the refusal failed";
+    auto sent = wait_for(*p.a, 6);
+    if (!sent || sent->status != fabric::CompletionStatus::success) return "no send completion after the refusal";
+    return {};
+}
+
+inline std::string failed_chain_reports_once(const PairFactory& make) {
+    Pair p = make();
+    Buffers m(p);
+    // Three RDMA READs in one chain; the middle one names a bad rkey. The
+    // chain completes once, with the remote error, and nothing of it later.
+    std::vector<fabric::LocalSegment> locals = {m.ra->segment(0, 512), m.ra->segment(512, 512), m.ra->segment(1024, 512)};
+    std::vector<fabric::RdmaOp> ops;
+    for (std::uint32_t i = 0; i < 3; ++i)
+        ops.push_back(fabric::RdmaOp{fabric::RemoteSegment{reinterpret_cast<std::uintptr_t>(m.b.data() + 512 * i),
+                                                           i == 1 ? m.rb->rkey() ^ 0x5a5a00 : m.rb->rkey(), 512},
+                                     {&locals[i], 1}});
+    if (!p.a->post_rdma_read(8, ops)) return "post_rdma_read failed";
+    auto done = wait_for(*p.a, 8);
+    if (!done) return "no completion for the failed chain";
+    if (done->status == fabric::CompletionStatus::success) return "a chain with a bad rkey succeeded";
+    if (done->status != fabric::CompletionStatus::remote_access_error &&
+        done->status != fabric::CompletionStatus::remote_operation_error)
+        return "the chain's failure reported as " + std::string(fabric::to_string(done->status));
+    if (auto again = wait_for(*p.a, 8, std::chrono::milliseconds(300))) return "the failed chain completed twice";
+    return {};
+}
+
 struct Check {
     const char* name;
     std::string (*run)(const PairFactory&);
@@ -154,6 +193,8 @@ inline const Check kChecks[] = {
     {"RDMA READ gathering three remote pieces", rdma_read},
     {"RDMA with a bad rkey fails with a remote error", bad_rkey_fails},
     {"disconnect flushes posted receives", disconnect_flushes_receives},
+    {"an empty chain is refused", empty_chain_refused},
+    {"a chain failing in its middle completes once", failed_chain_reports_once},
 };
 
 }  // namespace srp::test::conformance

@@ -28,6 +28,12 @@ TEST_CASE("fabric conformance (loopback): RDMA WRITE chained with a SEND", "[fab
 }
 TEST_CASE("fabric conformance (loopback): RDMA READ", "[fabric]") { CHECK(rdma_read(loopback_pair) == ""); }
 TEST_CASE("fabric conformance (loopback): bad rkey", "[fabric]") { CHECK(bad_rkey_fails(loopback_pair) == ""); }
+TEST_CASE("fabric conformance (loopback): an empty chain is refused", "[fabric]") {
+    CHECK(empty_chain_refused(loopback_pair) == "");
+}
+TEST_CASE("fabric conformance (loopback): a chain failing in its middle completes once", "[fabric]") {
+    CHECK(failed_chain_reports_once(loopback_pair) == "");
+}
 TEST_CASE("fabric conformance (loopback): disconnect flushes receives", "[fabric]") {
     CHECK(disconnect_flushes_receives(loopback_pair) == "");
 }

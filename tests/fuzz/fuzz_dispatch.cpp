@@ -45,9 +45,9 @@ struct Fixture {
         params.queue_depth = 8;
         params.it_iu_len = 4096;
         params.imm_data_offset = 68;
-        params.bounce_chunks = 8;
+        params.bounce_chunks = target::kMinBounceChunks;
         params.name = "fuzz";
-        channel = std::make_unique<target::Channel>(std::move(t), *target_domain, scsi, backstores, stats, control,
+        channel = std::make_unique<target::Channel>(std::move(t), *target_domain, scsi, registry, backstores, stats, control,
                                                     attached.nexus, params);
         channel->start();
         for (std::uint32_t k = 0; k < 64; ++k) (void)initiator->post_receive(k, receive_mr->segment(k * 512, 512));

@@ -1,5 +1,7 @@
 #include "tests/loopback/loopback_fixture.h"
 
+#include <algorithm>
+
 namespace srp::test {
 
 namespace {
@@ -28,22 +30,23 @@ LoopbackTarget::LoopbackTarget(bool register_backstore, std::uint32_t imm_data_o
 
 LoopbackTarget::~LoopbackTarget() = default;
 
-LoopbackTarget::Link& LoopbackTarget::add_link(std::uint32_t imm_data_offset) {
+LoopbackTarget::Link& LoopbackTarget::add_link(std::uint32_t imm_data_offset, std::uint8_t initiator) {
     auto link = std::make_unique<Link>();
     auto [target_end, initiator_end] = make_loopback_pair(target_domain, nullptr, initiator_domain, nullptr);
     link->target_side = target_end.get();
     link->initiator = std::move(initiator_end);
     link->control = std::make_shared<target::ChannelControl>(nullptr);
     wire::PortId initiator_port{};
-    initiator_port[15] = 1;
-    const auto attached = registry.attach(initiator_port, wire::PortId{}, link->control, links_.empty());
+    initiator_port[15] = initiator;
+    const bool new_nexus = std::find(initiators_.begin(), initiators_.end(), initiator) == initiators_.end();
+    const auto attached = registry.attach(initiator_port, wire::PortId{}, link->control, new_nexus);
     target::ChannelParams params;
     params.queue_depth = kQueueDepth;
     params.it_iu_len = 1024;
     params.imm_data_offset = imm_data_offset;
-    params.bounce_chunks = 8;
+    params.bounce_chunks = target::kMinBounceChunks;
     params.name = "test";
-    link->channel = std::make_unique<target::Channel>(std::move(target_end), *target_domain, scsi, backstores, stats,
+    link->channel = std::make_unique<target::Channel>(std::move(target_end), *target_domain, scsi, registry, backstores, stats,
                                                       link->control, attached.nexus, params);
     link->memory_mr = std::move(*initiator_domain->register_memory(link->memory, true));
     link->receive_mr = std::move(*initiator_domain->register_memory(link->receive, false));
@@ -51,7 +54,8 @@ LoopbackTarget::Link& LoopbackTarget::add_link(std::uint32_t imm_data_offset) {
         REQUIRE(link->initiator->post_receive(i, link->receive_mr->segment(i * kReceiveBytes, kReceiveBytes)));
     link->channel->start();
     // The first command of a new nexus reports the power-on unit attention; consume it.
-    if (links_.empty()) {
+    if (new_nexus) {
+        initiators_.push_back(initiator);
         const std::uint8_t tur[16] = {};
         link->command(tur, false, 0, 0);
         auto ua = link->response();

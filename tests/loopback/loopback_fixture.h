@@ -31,10 +31,11 @@ public:
     explicit LoopbackTarget(bool register_backstore = true, std::uint32_t imm_data_offset = 68);
     ~LoopbackTarget();
 
-    // A second channel of the same nexus (for "other channels keep being served").
+    // Another channel: of the same nexus by default (for "other channels keep
+    // being served"), or of another I_T nexus when initiator differs.
     struct Link;
     Link& link(std::size_t i = 0) { return *links_[i]; }
-    Link& add_link(std::uint32_t imm_data_offset = 68);
+    Link& add_link(std::uint32_t imm_data_offset = 68, std::uint8_t initiator = 1);
 
     TempDir dir;
     target::ScsiTarget scsi;
@@ -48,6 +49,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<Link>> links_;
+    std::vector<std::uint8_t> initiators_;  // initiator port ids with a channel
 };
 
 struct LoopbackTarget::Link {

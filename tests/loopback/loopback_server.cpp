@@ -53,10 +53,10 @@ initiator::Connector LoopbackServer::connector() {
         const auto attached = registry_.attach(decision.request.initiator_port_id, decision.request.target_port_id,
                                                control, decision.single_channel);
         target::ChannelParams params = decision.channel_params(policy);
-        params.bounce_chunks = 16;
+        params.bounce_chunks = target::kMinBounceChunks;
         params.token = next_token_++;
         params.name = "loopback" + std::to_string(params.token);
-        auto channel = std::make_unique<target::Channel>(std::move(target_end), *target_domain_, scsi_, backstores_, stats,
+        auto channel = std::make_unique<target::Channel>(std::move(target_end), *target_domain_, scsi_, registry_, backstores_, stats,
                                                          control, attached.nexus, params);
         channel->start();
         ++stats.logins;

@@ -111,6 +111,44 @@ TEST_CASE("an indirect table outside the IU is fetched with an RDMA READ", "[loo
     CHECK(t.stats.external_tables == 1);
 }
 
+TEST_CASE("a READ carrying a partial DATA-OUT table is answered with residuals and never wedges", "[loopback]") {
+    LoopbackTarget t;
+    auto& l = t.link();
+    // The table of the wrong direction is never fetched: fetching it would
+    // leave nothing to post for the DATA-IN and the request would hang.
+    wire::DirectDescriptor table[4];
+    for (int i = 0; i < 4; ++i) table[i] = l.descriptor(std::size_t(i) * 8192, 1024);
+    std::memcpy(l.memory.data() + (1 << 20), table, sizeof table);
+    wire::IndirectHeader ih{};
+    ih.table_desc = l.descriptor(1 << 20, sizeof table);
+    ih.len = 4096;
+    std::vector<std::uint8_t> desc(128);
+    desc.resize(*wire::encode_indirect(desc, ih, std::span(table, 1)));
+    auto h = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
+    h.tag = tag_of(6);
+    h.buf_fmt = 0x20;  // DATA-OUT: indirect; DATA-IN: none
+    h.data_out_desc_cnt = 1;
+    const auto cdb = rw16(0x88, 0, 8);
+    std::copy(cdb.begin(), cdb.end(), h.cdb.begin());
+    std::vector<std::uint8_t> iu(256);
+    iu.resize(*wire::encode_cmd(iu, h, {}, desc));
+    l.send(iu);
+    auto r = l.response();
+    REQUIRE(r);
+    CHECK(r->status() == 0);
+    CHECK((r->header.flags & wire::kRspFlagDiOver) != 0);  // 4096 bytes had nowhere to go
+    CHECK(r->header.data_in_res_cnt.value() == 4096);
+    CHECK((r->header.flags & wire::kRspFlagDoUnder) != 0);  // the described DATA-OUT was not used
+    CHECK(r->header.data_out_res_cnt.value() == 4096);
+    CHECK(t.stats.external_tables == 0);
+    const std::uint8_t tur[16] = {};
+    l.command(tur, false, 0, 0);
+    auto next = l.response();
+    REQUIRE(next);
+    CHECK(next->status() == 0);
+    CHECK(next->credits() == 1);
+}
+
 TEST_CASE("SRP-2 immediate data lands in the backstore without RDMA", "[loopback]") {
     LoopbackTarget t;
     auto& l = t.link();

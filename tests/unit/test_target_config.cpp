@@ -70,6 +70,8 @@ TEST_CASE("config errors name the option", "[config]") {
     CHECK_THROWS_WITH(parse({"--listen", "10.0.0.1"}), Catch::Contains("--listen"));
     CHECK_THROWS_WITH(parse({"--listen", "10.0.0.1:0"}), Catch::Contains("--listen"));
     CHECK_THROWS_WITH(parse({"--queue-depth", "1"}), Catch::Contains("--queue-depth"));
+    // 63 x 128 KiB cannot hold the 8 MiB the Block Limits page advertises.
+    CHECK_THROWS_WITH(parse({"--bounce-chunks", "63"}), Catch::Contains("--bounce-chunks") && Catch::Contains("64"));
     CHECK_THROWS_WITH(parse({"--immediate-data", "maybe"}), Catch::Contains("--immediate-data"));
     CHECK_THROWS_WITH(parse({"--log-level", "loud"}), Catch::Contains("--log-level"));
     CHECK_THROWS_WITH(parse({"--no-such-option"}), Catch::Contains("no-such-option"));
