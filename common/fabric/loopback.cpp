@@ -27,9 +27,18 @@ private:
 std::expected<std::unique_ptr<Registration>, std::error_code> LoopbackDomain::register_memory(
     std::span<std::uint8_t> memory, bool remote_access) {
     std::lock_guard lock(mutex_);
+    if (fail_after_) {
+        if (*fail_after_ == 0) return std::unexpected(std::make_error_code(std::errc::not_enough_memory));
+        --*fail_after_;
+    }
     const std::uint32_t key = next_key_++;
     regions_[key] = Region{memory, remote_access};
     return std::make_unique<LoopbackRegistration>(shared_from_this(), key, memory);
+}
+
+void LoopbackDomain::fail_registrations_after(std::optional<std::size_t> successes) {
+    std::lock_guard lock(mutex_);
+    fail_after_ = successes;
 }
 
 void LoopbackDomain::unregister(std::uint32_t key) {
@@ -118,6 +127,7 @@ void LoopbackConnection::complete_locked(int side, Completion c) {
 PostResult LoopbackConnection::post_receive(std::uint64_t wr_id, LocalSegment buffer) {
     std::lock_guard lock(shared_->mutex);
     auto& me = shared_->sides[side_];
+    if (me.faults.refuse_receives) return std::unexpected(PostError::disconnected);
     if (!shared_->connected) {
         complete_locked(side_, Completion{wr_id, WorkKind::receive, CompletionStatus::flushed, 0});
         return {};
@@ -255,6 +265,11 @@ void LoopbackConnection::disconnect() {
 void LoopbackConnection::fail_next_rdma(CompletionStatus status) {
     std::lock_guard lock(shared_->mutex);
     shared_->sides[side_].faults.next_rdma_status = status;
+}
+
+void LoopbackConnection::refuse_receives(bool refuse) {
+    std::lock_guard lock(shared_->mutex);
+    shared_->sides[side_].faults.refuse_receives = refuse;
 }
 
 void LoopbackConnection::hold_completions(bool hold) {

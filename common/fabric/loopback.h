@@ -25,9 +25,14 @@ public:
     // Resolves a remote access: the bytes, or nullopt for a bad rkey or range.
     std::optional<std::span<std::uint8_t>> resolve(const RemoteSegment& remote) const;
     std::size_t registration_count() const;
+    // Fault injection: after `successes` more registrations, every one fails
+    // with ENOMEM (as ibv_reg_mr does when pinned memory runs out); nullopt
+    // stops failing.
+    void fail_registrations_after(std::optional<std::size_t> successes);
 
 private:
     friend class LoopbackRegistration;
+    std::optional<std::size_t> fail_after_;
     struct Region {
         std::span<std::uint8_t> bytes;
         bool remote_access;
@@ -54,6 +59,7 @@ class LoopbackConnection;
 struct LoopbackFaults {
     std::optional<CompletionStatus> next_rdma_status;  // fail the next RDMA op with this status
     bool hold_completions = false;                     // delay send/RDMA completions until released
+    bool refuse_receives = false;                      // post_receive fails
 };
 
 // Creates a connected pair. Each end resolves the other end's RDMA through its domain.
@@ -80,6 +86,7 @@ public:
     // Fault injection.
     void fail_next_rdma(CompletionStatus status);
     void hold_completions(bool hold);
+    void refuse_receives(bool refuse);
     bool connected() const;
     std::size_t posted_receives() const;
 

@@ -84,14 +84,17 @@ std::string ConnectRequest::source_address() const {
 std::unique_ptr<VerbsConnection> ConnectRequest::create_connection(std::size_t poller, QueueDepths depths,
                                                                    std::uint64_t token) {
     id_->context = reinterpret_cast<void*>(token);
-    auto connection = std::make_unique<VerbsConnection>(CmId(id_), device_->domain(), device_->notifier(poller), depths);
-    owned_ = false;
-    return connection;
+    // The connection borrows the id: until accept() succeeds this request owns it.
+    return std::make_unique<VerbsConnection>(VerbsConnection::BorrowedCmId{id_}, device_->domain(),
+                                             device_->notifier(poller), depths);
 }
 
 int ConnectRequest::accept(VerbsConnection& connection, std::span<const std::uint8_t> private_data) {
     rdma_conn_param param = connection_parameters(device_->context(), private_data);
-    if (rdma_accept(connection.cm_id(), &param) != 0) return errno;
+    if (rdma_accept(id_, &param) != 0) return errno;
+    // Accepted: nothing after this can fail, so the connection takes the id.
+    connection.adopt_cm_id(CmId(id_));
+    owned_ = false;
     return 0;
 }
 
@@ -136,8 +139,10 @@ void CmListener::process_events() {
             const auto* p = static_cast<const std::uint8_t*>(event->param.conn.private_data);
             private_data.assign(p, p + event->param.conn.private_data_len);
         }
-        rdma_ack_cm_event(event);
+        // The id's context (our token) is read before the ack: once acked,
+        // a poller may destroy the id with its channel.
         const auto token = reinterpret_cast<std::uint64_t>(id->context);
+        rdma_ack_cm_event(event);
         switch (type) {
             case RDMA_CM_EVENT_CONNECT_REQUEST: {
                 ConnectRequest request(id, std::move(private_data), devices_.find(id->verbs));

@@ -59,10 +59,12 @@ public:
     std::span<const std::uint8_t> private_data() const noexcept { return private_data_; }
     std::string source_address() const;
     RdmaDevice* device() const noexcept { return device_; }
-    // Creates the QP; the connection takes ownership of the cm_id. token
-    // identifies the connection in later events.
+    // Creates the QP. The connection borrows the cm_id; this request keeps
+    // owning it (and destroys it, after the connection) unless accept()
+    // succeeds. token identifies the connection in later events.
     std::unique_ptr<VerbsConnection> create_connection(std::size_t poller, QueueDepths depths, std::uint64_t token);
-    // rdma_accept with the login response as private data; errno-style result.
+    // rdma_accept with the login response as private data; errno-style
+    // result. On success the connection owns the cm_id.
     int accept(VerbsConnection& connection, std::span<const std::uint8_t> private_data);
     void reject(std::span<const std::uint8_t> private_data) noexcept;
 

@@ -78,7 +78,12 @@ void VerbsNotifier::consume() noexcept {
 }
 
 VerbsConnection::VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths)
-    : id_(std::move(id)) {
+    : VerbsConnection(BorrowedCmId{id.get()}, domain, notifier, depths) {
+    id_ = std::move(id);
+}
+
+VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths)
+    : cm_id_(id.id) {
     ibv_device_attr attr{};
     if (int rc = ibv_query_device(domain.context(), &attr); rc != 0) throw_verb_error("ibv_query_device", rc);
     max_sge_ = std::min<std::uint32_t>(depths.max_sge, static_cast<std::uint32_t>(std::min(attr.max_sge, attr.max_sge_rd)));
@@ -96,7 +101,7 @@ VerbsConnection::VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& no
     qp_attr.cap.max_send_sge = max_sge_;
     qp_attr.cap.max_recv_sge = 1;
     qp_attr.sq_sig_all = 0;
-    qp_ = QueuePair(id_.get(), domain.pd(), qp_attr);
+    qp_ = QueuePair(cm_id_, domain.pd(), qp_attr);
     request_notification();
 }
 
@@ -272,7 +277,7 @@ void VerbsConnection::disconnect() {
     if (disconnected_) return;
     disconnected_ = true;
     // rdma_disconnect moves the QP to error, so everything posted completes flushed.
-    rdma_disconnect(id_.get());
+    rdma_disconnect(cm_id_);
 }
 
 }  // namespace srp::rdma

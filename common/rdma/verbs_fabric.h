@@ -45,7 +45,16 @@ public:
     // wr_ids of send chains must be below this (they index small tables).
     static constexpr std::uint64_t kMaxChainWrId = 1u << 20;
     // Creates the CQ (on notifier's channel) and the RC QP on id.
+    // Owns the cm_id from the start (the initiator's connect path).
     VerbsConnection(CmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths);
+    // Borrows the cm_id of a connect request that is not accepted yet: if
+    // anything fails before the accept, the request still owns it and can
+    // reject on it. adopt_cm_id() moves ownership once the accept succeeded.
+    struct BorrowedCmId {
+        rdma_cm_id* id;
+    };
+    VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNotifier& notifier, QueueDepths depths);
+    void adopt_cm_id(CmId id) noexcept { id_ = std::move(id); }
     ~VerbsConnection() override;
 
     fabric::PostResult post_receive(std::uint64_t wr_id, fabric::LocalSegment buffer) override;
@@ -61,7 +70,7 @@ public:
     std::uint32_t max_send_sge() const noexcept override { return max_sge_; }
     std::uint32_t max_rdma_read_sge() const noexcept override { return max_sge_; }
 
-    rdma_cm_id* cm_id() const noexcept { return id_.get(); }
+    rdma_cm_id* cm_id() const noexcept { return cm_id_; }
 
 private:
     fabric::PostResult post_chain(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops, ibv_wr_opcode opcode,
@@ -69,7 +78,8 @@ private:
     void flush_pending();
 
     // Members in creation order: destroyed QP first, then CQ, then the cm_id.
-    CmId id_;
+    CmId id_;  // empty while borrowed; declared first so the QP and CQ go before it
+    rdma_cm_id* cm_id_;
     CompletionQueue cq_;
     QueuePair qp_;
     std::uint32_t max_sge_;

@@ -110,6 +110,9 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
         ("queue-depth", po::value(&config.queue_depth), "receive ring depth = credits per channel (default 128)")
         ("max-iu-size", po::value(&config.max_iu_size), "largest initiator-to-target IU accepted (default 8276)")
         ("max-channels-per-nexus", po::value(&config.max_channels_per_nexus), "channels one I_T nexus may open (default 64)")
+        ("max-channels", po::value(&config.max_channels), "channels the target serves at once (default 128)")
+        ("max-channels-per-address", po::value(&config.max_channels_per_address),
+         "channels one initiator source address may open (default 64)")
         ("pollers", po::value(&config.pollers), "poller threads (default: one per core)")
         ("immediate-data", po::value(&immediate), "grant SRP-2 immediate data: on|off (default on)")
         ("register-backstore-max", po::value(&register_max),
@@ -168,6 +171,8 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
         throw ConfigError("--bounce-chunks: at least " + std::to_string(kMinBounceChunks) + " (" +
                           std::to_string(kMinBounceChunks) + " x 128 KiB holds the largest transfer, " +
                           std::to_string(kMaxTransferBytes >> 20) + " MiB)");
+    if (config.max_channels == 0) throw ConfigError("--max-channels: at least 1");
+    if (config.max_channels_per_address == 0) throw ConfigError("--max-channels-per-address: at least 1");
     if (config.pollers == 0) config.pollers = std::max(1u, std::thread::hardware_concurrency());
     if (config.pollers > 256) throw ConfigError("--pollers: at most 256");
     static const char* levels[] = {"trace", "debug", "info", "warn", "error"};

@@ -40,6 +40,10 @@ struct TargetConfig {
     std::uint32_t queue_depth = 128;
     std::uint32_t max_iu_size = 8276;
     std::uint32_t max_channels_per_nexus = 64;
+    // Every channel pins ~10 MiB (receive ring, tables, 8 MiB bounce) and a
+    // QP: logins beyond these are refused before anything is allocated.
+    std::uint32_t max_channels = 128;
+    std::uint32_t max_channels_per_address = 64;
     std::uint32_t pollers = 0;  // 0: one per core
     bool immediate_data = true;
     std::uint64_t register_backstore_max_bytes = 512ull << 20;

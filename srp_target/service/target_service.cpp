@@ -15,6 +15,46 @@
 
 namespace srp::target {
 
+namespace {
+
+// The daemon's logins: an RDMA/CM connect request.
+class VerbsIncomingLogin : public IncomingLogin {
+public:
+    explicit VerbsIncomingLogin(rdma::ConnectRequest& request) : request_(request) {}
+    std::span<const std::uint8_t> private_data() const override { return request_.private_data(); }
+    std::string source_address() const override { return request_.source_address(); }
+    std::string device_name() const override { return request_.device()->name(); }
+    fabric::MemoryDomain& domain() override { return request_.device()->domain(); }
+    std::unique_ptr<fabric::Connection> create_connection(std::size_t poller, ChannelQueueDepths depths,
+                                                          std::uint64_t token) override {
+        auto connection = request_.create_connection(poller, rdma::QueueDepths{depths.receive, depths.send, depths.max_sge},
+                                                     token);
+        created_ = connection.get();
+        return connection;
+    }
+    int accept(fabric::Connection& connection, std::span<const std::uint8_t> login_response) override {
+        if (&connection != created_) return EINVAL;
+        return request_.accept(*created_, login_response);
+    }
+    void reject(std::span<const std::uint8_t> login_reject) noexcept override { request_.reject(login_reject); }
+
+private:
+    rdma::ConnectRequest& request_;
+    rdma::VerbsConnection* created_ = nullptr;
+};
+
+ConnectionEvent to_connection_event(rdma::CmEvent event) {
+    switch (event) {
+        case rdma::CmEvent::established: return ConnectionEvent::established;
+        case rdma::CmEvent::disconnected: return ConnectionEvent::disconnected;
+        case rdma::CmEvent::device_removal: return ConnectionEvent::device_removal;
+        case rdma::CmEvent::error: break;
+    }
+    return ConnectionEvent::error;
+}
+
+}  // namespace
+
 TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
     for (const auto& lun : config_.luns) {
         BackstoreConfig store{lun.path, lun.size_bytes, lun.read_only};
@@ -54,14 +94,22 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
         }
         backstores_.push_back(std::move(registered));
     }
+    std::vector<Poller*> pollers;
     for (std::uint32_t i = 0; i < config_.pollers; ++i) {
-        auto poller = std::make_unique<Poller>("poller" + std::to_string(i), [this](Channel& c) { on_channel_closed(c); });
+        auto poller = std::make_unique<Poller>("poller" + std::to_string(i),
+                                               [this](Channel& c) { acceptor_->on_channel_closed(c); });
         for (auto& device : devices_->devices()) poller->add_notifier(&device->notifier(i));
+        pollers.push_back(poller.get());
         pollers_.push_back(std::move(poller));
     }
+    acceptor_ = std::make_unique<ChannelAcceptor>(
+        target_, registry_, stats_, pollers,
+        AcceptorLimits{config_.max_channels, config_.max_channels_per_address, config_.bounce_chunks});
     listener_ = std::make_unique<rdma::CmListener>(
         *devices_, rdma::CmListener::Handlers{[this](rdma::ConnectRequest& r) { on_connect_request(r); },
-                                              [this](std::uint64_t t, rdma::CmEvent e) { on_cm_event(t, e); }});
+                                              [this](std::uint64_t t, rdma::CmEvent e) {
+                                                  acceptor_->on_event(t, to_connection_event(e));
+                                              }});
     for (const auto& address : config_.listen) listener_->listen(address.host, address.port);
     for (auto& poller : pollers_) poller->start();
 }
@@ -96,97 +144,14 @@ void TargetService::log_login_hints() const {
     }
 }
 
+
 void TargetService::on_connect_request(rdma::ConnectRequest& request) {
     rdma::RdmaDevice& device = *request.device();
-    const auto policy = policy_for(device);
-    const std::string source = request.source_address();
-    std::uint32_t existing = 0;
-    if (auto peek = wire::parse_login_req_rdma(request.private_data()))
-        existing = registry_.channel_count(peek->initiator_port_id, peek->target_port_id);
-    const auto decision = evaluate_login(LoginRequest{request.private_data(), source, existing}, policy);
-    const std::string initiator = decision.parsed ? format_port_id(decision.request.initiator_port_id) : "?";
-    if (!decision.accepted) {
-        ++stats_.login_rejects;
-        spdlog::warn("login from {} (initiator {}) rejected with reason 0x{:08x} ({}): {}", source, initiator,
-                     static_cast<std::uint32_t>(decision.reason),
-                     wire::login_reject_reason_name(static_cast<std::uint32_t>(decision.reason)), decision.explanation);
-        const auto rej = decision.rejection();
-        request.reject(wire::iu_bytes(rej));
-        return;
-    }
-    // The least loaded poller takes the channel.
-    std::size_t poller = 0;
-    for (std::size_t i = 1; i < pollers_.size(); ++i)
-        if (pollers_[i]->channel_count() < pollers_[poller]->channel_count()) poller = i;
-    const std::uint64_t token = next_token_++;
-    Poller* owner = pollers_[poller].get();
-    auto control = std::make_shared<ChannelControl>([owner] { owner->wake(); });
     const std::size_t device_index = static_cast<std::size_t>(
         std::find_if(devices_->devices().begin(), devices_->devices().end(),
                      [&](const auto& d) { return d.get() == &device; }) - devices_->devices().begin());
-    std::unique_ptr<Channel> channel;
-    rdma::VerbsConnection* verbs = nullptr;
-    SessionRegistry::Attached attached{};
-    try {
-        rdma::QueueDepths depths{policy.queue_depth, policy.queue_depth * 4 + kMaxDescriptorsPerCommand + 8, 16};
-        auto connection = request.create_connection(poller, depths, token);
-        verbs = connection.get();
-        attached = registry_.attach(decision.request.initiator_port_id, decision.request.target_port_id, control,
-                                    decision.single_channel);
-        ChannelParams params = decision.channel_params(policy);
-        params.bounce_chunks = config_.bounce_chunks;
-        params.token = token;
-        params.name = "n" + std::to_string(attached.nexus) + ".c" + std::to_string(token) + " " + source;
-        channel = std::make_unique<Channel>(std::move(connection), device.domain(), target_, registry_, backstores_[device_index],
-                                            stats_, control, attached.nexus, params);
-        channel->start();
-    } catch (const std::exception& e) {
-        ++stats_.login_rejects;
-        spdlog::error("login from {} rejected with reason 0x00010001 (insufficient resources): {}", source, e.what());
-        auto rej = decision.rejection();
-        rej.reason = static_cast<std::uint32_t>(wire::LoginRejectReason::insufficient_resources);
-        request.reject(wire::iu_bytes(rej));
-        if (attached.nexus != 0) registry_.detach(attached.nexus, control.get());
-        return;
-    }
-    const auto rsp = decision.response(policy, attached.terminated > 0);
-    if (int err = request.accept(*verbs, wire::iu_bytes(rsp)); err != 0) {
-        spdlog::error("rdma_accept for {} failed: {}", source, std::strerror(err));
-        registry_.detach(attached.nexus, control.get());
-        return;
-    }
-    {
-        std::lock_guard lock(tokens_mutex_);
-        tokens_[token] = control;
-    }
-    ++stats_.logins;
-    spdlog::info("[{}] login accepted on {}: initiator {}, it_iu_len {}, {} credits, immediate data {}, {}{}",
-                 channel->name(), device.name(), initiator, decision.it_iu_len, policy.queue_depth,
-                 decision.imm_data_offset ? "at " + std::to_string(decision.imm_data_offset) : std::string("off"),
-                 decision.single_channel ? "SINGLE" : "MULTI",
-                 attached.terminated ? ", terminated " + std::to_string(attached.terminated) + " channel(s)" : "");
-    owner->adopt(std::move(channel));
-}
-
-void TargetService::on_cm_event(std::uint64_t token, rdma::CmEvent event) {
-    std::shared_ptr<ChannelControl> control;
-    {
-        std::lock_guard lock(tokens_mutex_);
-        if (auto it = tokens_.find(token); it != tokens_.end()) control = it->second.lock();
-    }
-    if (!control) return;
-    switch (event) {
-        case rdma::CmEvent::established: break;
-        case rdma::CmEvent::disconnected: control->request_disconnect("initiator disconnected"); break;
-        case rdma::CmEvent::device_removal: control->request_disconnect("RDMA device removed"); break;
-        case rdma::CmEvent::error: control->request_disconnect("connection error"); break;
-    }
-}
-
-void TargetService::on_channel_closed(Channel& channel) {
-    registry_.detach(channel.nexus(), channel.control().get());
-    ++stats_.channels_closed;
-    spdlog::info("[{}] channel closed", channel.name());
+    VerbsIncomingLogin login(request);
+    acceptor_->on_connect_request(login, policy_for(device), backstores_[device_index]);
 }
 
 void TargetService::log_stats() const {
@@ -236,11 +201,7 @@ int TargetService::run() {
 
 void TargetService::shutdown() {
     if (pollers_.empty()) return;
-    {
-        std::lock_guard lock(tokens_mutex_);
-        for (auto& [token, weak] : tokens_)
-            if (auto control = weak.lock()) control->request_disconnect("target shutting down");
-    }
+    acceptor_->disconnect_all("target shutting down");
     // Let the pollers drain every channel (flushed completions) before freeing anything.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     auto busy = [&] {
@@ -252,6 +213,9 @@ void TargetService::shutdown() {
         if (listener_) listener_->process_events();
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    // Stop every poller before destroying any: a channel torn down on one
+    // poller may still wake another (task management trackers).
+    for (auto& p : pollers_) p->stop();
     pollers_.clear();
     listener_.reset();
     for (const auto& [number, unit] : target_.luns()) (void)unit->backstore().flush(0, 0);

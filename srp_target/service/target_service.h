@@ -11,6 +11,7 @@
 
 #include "common/rdma/cm.h"
 #include "srp_target/scsi/scsi_target.h"
+#include "srp_target/service/channel_acceptor.h"
 #include "srp_target/service/poller.h"
 #include "srp_target/service/target_config.h"
 #include "srp_target/srp/channel_types.h"
@@ -28,8 +29,6 @@ public:
 
 private:
     void on_connect_request(rdma::ConnectRequest& request);
-    void on_cm_event(std::uint64_t token, rdma::CmEvent event);
-    void on_channel_closed(Channel& channel);
     void log_stats() const;
     void log_login_hints() const;
     void shutdown();
@@ -42,10 +41,8 @@ private:
     std::unique_ptr<rdma::DeviceList> devices_;
     std::vector<RegisteredBackstores> backstores_;  // per device, same order as devices_
     std::vector<std::unique_ptr<Poller>> pollers_;
+    std::unique_ptr<ChannelAcceptor> acceptor_;
     std::unique_ptr<rdma::CmListener> listener_;
-    std::mutex tokens_mutex_;
-    std::unordered_map<std::uint64_t, std::weak_ptr<ChannelControl>> tokens_;
-    std::uint64_t next_token_ = 1;
 };
 
 }  // namespace srp::target

@@ -60,6 +60,7 @@ public:
     const std::shared_ptr<ChannelControl>& control() const noexcept { return control_; }
     NexusId nexus() const noexcept { return nexus_; }
     const std::string& name() const noexcept { return params_.name; }
+    std::uint64_t token() const noexcept { return params_.token; }
     fabric::Connection& connection() noexcept { return *connection_; }
 
 private:

@@ -6,7 +6,59 @@
 
 namespace srp::test {
 
-LoopbackServer::LoopbackServer(std::uint64_t lun_bytes, bool register_backstore) {
+namespace {
+
+// One login over the loopback fabric, with the faults of the server.
+class LoopbackIncomingLogin : public target::IncomingLogin {
+public:
+    LoopbackIncomingLogin(std::span<const std::uint8_t> login, std::string source, LoginFaults faults,
+                          std::shared_ptr<fabric::LoopbackDomain> target_domain,
+                          std::shared_ptr<fabric::LoopbackNotifier> target_notifier)
+        : login_(login), source_(std::move(source)), faults_(faults), target_domain_(std::move(target_domain)),
+          target_notifier_(std::move(target_notifier)) {}
+
+    std::span<const std::uint8_t> private_data() const override { return login_; }
+    std::string source_address() const override { return source_; }
+    std::string device_name() const override { return "loopback"; }
+    fabric::MemoryDomain& domain() override { return *target_domain_; }
+    std::unique_ptr<fabric::Connection> create_connection(std::size_t, target::ChannelQueueDepths,
+                                                          std::uint64_t) override {
+        if (faults_.fail_connection)
+            throw std::system_error(std::make_error_code(std::errc::not_enough_memory), "creating the queue pair");
+        auto [target_end, initiator_end] =
+            fabric::make_loopback_pair(target_domain_, target_notifier_, initiator_domain, initiator_notifier);
+        initiator_connection = std::move(initiator_end);
+        if (faults_.refuse_receives) target_end->refuse_receives(true);
+        if (faults_.fail_registration_after) target_domain_->fail_registrations_after(faults_.fail_registration_after);
+        return target_end;
+    }
+    int accept(fabric::Connection&, std::span<const std::uint8_t> login_response) override {
+        target_domain_->fail_registrations_after(std::nullopt);
+        if (faults_.fail_accept != 0) return faults_.fail_accept;
+        accepted.assign(login_response.begin(), login_response.end());
+        return 0;
+    }
+    void reject(std::span<const std::uint8_t> login_reject) noexcept override {
+        target_domain_->fail_registrations_after(std::nullopt);
+        rejected.assign(login_reject.begin(), login_reject.end());
+    }
+
+    std::shared_ptr<fabric::LoopbackDomain> initiator_domain = std::make_shared<fabric::LoopbackDomain>();
+    std::shared_ptr<fabric::LoopbackNotifier> initiator_notifier = std::make_shared<fabric::LoopbackNotifier>();
+    std::unique_ptr<fabric::LoopbackConnection> initiator_connection;
+    std::vector<std::uint8_t> accepted, rejected;
+
+private:
+    std::span<const std::uint8_t> login_;
+    std::string source_;
+    LoginFaults faults_;
+    std::shared_ptr<fabric::LoopbackDomain> target_domain_;
+    std::shared_ptr<fabric::LoopbackNotifier> target_notifier_;
+};
+
+}  // namespace
+
+LoopbackServer::LoopbackServer(std::uint64_t lun_bytes, bool register_backstore, target::AcceptorLimits limits) {
     auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir_.file("lun0"), lun_bytes, false});
     target::LogicalUnitConfig config;
     config.serial = "LOOPBACK0001";
@@ -20,56 +72,33 @@ LoopbackServer::LoopbackServer(std::uint64_t lun_bytes, bool register_backstore)
     }
     policy.target_port_id = wire::make_target_port_id(kTargetGuid, kTargetGuid);
     policy.queue_depth = 32;
-    poller_ = std::make_unique<target::Poller>("loopback", [this](target::Channel& c) {
-        registry_.detach(c.nexus(), c.control().get());
-    });
+    poller_ = std::make_unique<target::Poller>("loopback", [this](target::Channel& c) { acceptor_->on_channel_closed(c); });
     poller_->add_notifier(notifier_.get());
+    acceptor_ = std::make_unique<target::ChannelAcceptor>(scsi_, registry_, stats, std::vector{poller_.get()}, limits);
     poller_->start();
 }
 
 LoopbackServer::~LoopbackServer() { poller_->stop(); }
 
-initiator::Connector LoopbackServer::connector() {
-    return [this](std::span<const std::uint8_t> login) -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
-        std::uint32_t existing = 0;
-        if (auto peek = wire::parse_login_req_rdma(login))
-            existing = registry_.channel_count(peek->initiator_port_id, peek->target_port_id);
-        const auto decision = target::evaluate_login(target::LoginRequest{login, "127.0.0.1", existing}, policy);
-        if (!decision.accepted) {
-            ++stats.login_rejects;
-            return std::unexpected(initiator::LoginFailure{initiator::LoginFailure::Kind::rejected, decision.explanation,
-                                                           static_cast<std::uint32_t>(decision.reason)});
+initiator::Connector LoopbackServer::connector(std::string source) {
+    return [this, source](std::span<const std::uint8_t> login)
+               -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
+        std::lock_guard lock(login_mutex_);
+        auto request = std::make_shared<LoopbackIncomingLogin>(login, source, faults, target_domain_, notifier_);
+        acceptor_->on_connect_request(*request, policy, backstores_);
+        if (request->accepted.empty()) {
+            std::optional<std::uint32_t> reason;
+            if (auto rej = wire::parse_login_rej(request->rejected)) reason = rej->reason.value();
+            return std::unexpected(initiator::LoginFailure{initiator::LoginFailure::Kind::rejected, "login rejected",
+                                                           reason});
         }
-        struct Owner {
-            std::shared_ptr<fabric::LoopbackDomain> domain = std::make_shared<fabric::LoopbackDomain>();
-            std::shared_ptr<fabric::LoopbackNotifier> notifier = std::make_shared<fabric::LoopbackNotifier>();
-            std::unique_ptr<fabric::LoopbackConnection> connection;
-        };
-        auto owner = std::make_shared<Owner>();
-        auto [target_end, initiator_end] = fabric::make_loopback_pair(target_domain_, notifier_, owner->domain, owner->notifier);
-        owner->connection = std::move(initiator_end);
-        target::Poller* poller = poller_.get();
-        auto control = std::make_shared<target::ChannelControl>([poller] { poller->wake(); });
-        const auto attached = registry_.attach(decision.request.initiator_port_id, decision.request.target_port_id,
-                                               control, decision.single_channel);
-        target::ChannelParams params = decision.channel_params(policy);
-        params.bounce_chunks = target::kMinBounceChunks;
-        params.token = next_token_++;
-        params.name = "loopback" + std::to_string(params.token);
-        auto channel = std::make_unique<target::Channel>(std::move(target_end), *target_domain_, scsi_, registry_, backstores_, stats,
-                                                         control, attached.nexus, params);
-        channel->start();
-        ++stats.logins;
-        const auto rsp = decision.response(policy, attached.terminated > 0);
-        poller_->adopt(std::move(channel));
         initiator::ConnectedChannel c;
-        c.connection = owner->connection.get();
-        c.domain = owner->domain.get();
-        c.notifier = owner->notifier.get();
-        const auto accept = wire::iu_bytes(rsp);
-        c.accept_data.assign(accept.begin(), accept.end());
+        c.connection = request->initiator_connection.get();
+        c.domain = request->initiator_domain.get();
+        c.notifier = request->initiator_notifier.get();
+        c.accept_data = request->accepted;
         c.description = "loopback";
-        c.owner = owner;
+        c.owner = request;
         return c;
     };
 }

@@ -1,29 +1,46 @@
 // Our target served by a real Poller thread over the loopback fabric, with a
-// Connector for the initiator Session: the same login decision and channel
-// set-up as the daemon, without RDMA hardware.
+// Connector for the initiator Session. Logins go through the daemon's own
+// ChannelAcceptor, so the same decisions, limits and unwinding paths run,
+// without RDMA hardware. Faults can be injected into the next logins.
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "common/fabric/loopback.h"
 #include "srp_initiator/session.h"
+#include "srp_target/service/channel_acceptor.h"
 #include "srp_target/service/poller.h"
 #include "srp_target/srp/login.h"
 #include "tests/unit/temp_dir.h"
 
 namespace srp::test {
 
+// Failures the next logins meet, each where the daemon would meet it.
+struct LoginFaults {
+    bool fail_connection = false;                     // QP/CQ creation throws
+    std::optional<std::size_t> fail_registration_after;  // the channel's n+1-th ibv_reg_mr fails
+    bool refuse_receives = false;                     // posting the receive ring fails
+    int fail_accept = 0;                              // rdma_accept's errno
+};
+
 class LoopbackServer {
 public:
     static constexpr std::uint64_t kTargetGuid = 0x1122334455667788ull;
-    explicit LoopbackServer(std::uint64_t lun_bytes = 8u << 20, bool register_backstore = true);
+    explicit LoopbackServer(std::uint64_t lun_bytes = 8u << 20, bool register_backstore = true,
+                            target::AcceptorLimits limits = {});
     ~LoopbackServer();
 
-    initiator::Connector connector();
+    // source: the initiator's address as the acceptor sees it.
+    initiator::Connector connector(std::string source = "127.0.0.1");
     target::LoginPolicy policy;
     target::TargetStats stats;
+    LoginFaults faults;
     std::span<std::uint8_t> medium() { return unit_->backstore().bytes(); }
     std::size_t channels() const { return poller_->channel_count(); }
+    std::size_t open_channels() const { return acceptor_->open_channels(); }
+    std::size_t registrations() const { return target_domain_->registration_count(); }
+    const target::SessionRegistry& registry() const { return registry_; }
 
 private:
     TempDir dir_;
@@ -34,7 +51,8 @@ private:
     target::RegisteredBackstores backstores_;
     std::shared_ptr<fabric::LoopbackNotifier> notifier_ = std::make_shared<fabric::LoopbackNotifier>();
     std::unique_ptr<target::Poller> poller_;
-    std::uint64_t next_token_ = 1;
+    std::unique_ptr<target::ChannelAcceptor> acceptor_;
+    std::mutex login_mutex_;  // logins arrive one at a time, as on the daemon's CM thread
 };
 
 }  // namespace srp::test
