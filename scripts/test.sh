@@ -8,12 +8,17 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 JOBS=$(nproc)
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRP_WERROR=ON
 cmake --build build -j "$JOBS"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSRP_SANITIZE=ON -DSRP_VM_TESTS=OFF
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSRP_WERROR=ON -DSRP_SANITIZE=ON -DSRP_VM_TESTS=OFF
 cmake --build build-asan -j "$JOBS"
+# A second compiler: clang 19 must build the same code with -Werror.
+CXX=clang++-19 cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRP_WERROR=ON -DSRP_VM_TESTS=OFF
+cmake --build build-clang -j "$JOBS"
 
 status=0
+echo "=== clang 19 Release build: unit and loopback tests ==="
+ctest --test-dir build-clang --output-on-failure -j "$JOBS" -LE fuzz || status=1
 echo "=== ASan+UBSan build: unit and loopback tests ==="
 ctest --test-dir build-asan --output-on-failure -j "$JOBS" || status=1
 echo "=== Release build: all tests ==="

@@ -71,9 +71,6 @@ struct LoopbackTarget::Link {
     // SRP_CMD with a direct descriptor (out or in), returns the tag used.
     std::uint64_t command(std::span<const std::uint8_t> cdb, bool data_out, std::size_t offset, std::uint32_t length);
     std::uint64_t tmf(std::uint8_t function, std::uint64_t task_tag, std::uint16_t lun = 0);
-
-private:
-    std::size_t receive_index_ = 0;
 };
 
 wire::Tag tag_of(std::uint64_t value);
