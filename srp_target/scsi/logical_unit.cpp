@@ -51,7 +51,7 @@ const LogicalUnit::CommandInfo* LogicalUnit::lookup(std::uint8_t opcode) noexcep
         std::array<CommandInfo, 256> t{};
         using A = AccessClass;
         auto add = [&](std::uint8_t code, Handler h, A access, bool ua = true, bool medium = false) {
-            t[code] = CommandInfo{h, access, ua, medium};
+            t[code] = CommandInfo{h, access, ua, medium, false};
         };
         add(op::kTestUnitReady, &LogicalUnit::test_unit_ready, A::always_allowed, true, true);
         add(op::kRequestSense, &LogicalUnit::request_sense, A::always_allowed, false);
@@ -61,15 +61,19 @@ const LogicalUnit::CommandInfo* LogicalUnit::lookup(std::uint8_t opcode) noexcep
         for (auto code : {op::kRead6, op::kRead10, op::kRead12, op::kRead16})
             add(code, &LogicalUnit::read, A::read, true, true);
         for (auto code : {op::kWrite6, op::kWrite10, op::kWrite12, op::kWrite16, op::kWriteAndVerify10,
-                          op::kWriteAndVerify16})
+                          op::kWriteAndVerify12, op::kWriteAndVerify16})
             add(code, &LogicalUnit::write, A::write, true, true);
         add(op::kVerify10, &LogicalUnit::verify, A::read, true, true);
+        add(op::kVerify12, &LogicalUnit::verify, A::read, true, true);
         add(op::kVerify16, &LogicalUnit::verify, A::read, true, true);
+        add(op::kPreFetch10, &LogicalUnit::pre_fetch, A::read, true, true);
+        add(op::kPreFetch16, &LogicalUnit::pre_fetch, A::read, true, true);
         add(op::kSynchronizeCache10, &LogicalUnit::synchronize_cache, A::write, true, true);
         add(op::kSynchronizeCache16, &LogicalUnit::synchronize_cache, A::write, true, true);
         add(op::kWriteSame10, &LogicalUnit::write_same, A::write, true, true);
         add(op::kWriteSame16, &LogicalUnit::write_same, A::write, true, true);
         add(op::kUnmap, &LogicalUnit::unmap, A::write, true, true);
+        t[op::kUnmap].thin_only = true;
         add(op::kCompareAndWrite, &LogicalUnit::compare_and_write, A::write, true, true);
         add(op::kModeSense6, &LogicalUnit::mode_sense, A::read);
         add(op::kModeSense10, &LogicalUnit::mode_sense, A::read);
@@ -143,7 +147,9 @@ ScsiTask LogicalUnit::submit(NexusId nexus, std::span<const std::uint8_t> cdb,
     }
     std::memcpy(task.cdb_bytes_, cdb.data(), std::min(cdb.size(), sizeof task.cdb_bytes_));
     const CommandInfo* info = lookup(cdb[0]);
-    if (info == nullptr) {
+    // LBPU=0 on a fully provisioned LUN: UNMAP is not a supported command
+    // (SBC-3 5.28), whatever state the unit is in.
+    if (info == nullptr || (info->thin_only && !thin_provisioned())) {
         task.complete_check(illegal(Asc::invalid_command_operation_code, 0));
         return task;
     }

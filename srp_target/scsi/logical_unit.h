@@ -70,6 +70,7 @@ private:
         AccessClass access = AccessClass::always_allowed;
         bool reports_unit_attention = true;  // INQUIRY, REPORT LUNS, REQUEST SENSE do not
         bool needs_medium = false;           // fails with NOT READY while stopped
+        bool thin_only = false;              // exists only with LBPME=1 (UNMAP, SBC-3 4.7.3.4)
     };
     static const CommandInfo* lookup(std::uint8_t opcode) noexcept;
 
@@ -90,10 +91,13 @@ private:
     void inquiry(ScsiTask&, scsi::Cdb);
     void read_capacity10(ScsiTask&, scsi::Cdb);
     void service_action_in16(ScsiTask&, scsi::Cdb);
+    void read_capacity16(ScsiTask&, scsi::Cdb);
+    void get_lba_status(ScsiTask&, scsi::Cdb);
     void read(ScsiTask&, scsi::Cdb);
     void write(ScsiTask&, scsi::Cdb);
     void verify(ScsiTask&, scsi::Cdb);
     void synchronize_cache(ScsiTask&, scsi::Cdb);
+    void pre_fetch(ScsiTask&, scsi::Cdb);
     void write_same(ScsiTask&, scsi::Cdb);
     void unmap(ScsiTask&, scsi::Cdb);
     void compare_and_write(ScsiTask&, scsi::Cdb);

@@ -27,7 +27,7 @@ std::uint16_t length_field(scsi::Cdb cdb) {
     }
 }
 bool is_write_and_verify(std::uint8_t opcode) {
-    return opcode == op::kWriteAndVerify10 || opcode == op::kWriteAndVerify16;
+    return opcode == op::kWriteAndVerify10 || opcode == op::kWriteAndVerify12 || opcode == op::kWriteAndVerify16;
 }
 
 }  // namespace
@@ -104,6 +104,21 @@ void LogicalUnit::synchronize_cache(ScsiTask& task, scsi::Cdb cdb) {
     if (flush_or_fail(task, range->lba, blocks)) task.complete_good();
 }
 
+void LogicalUnit::pre_fetch(ScsiTask& task, scsi::Cdb cdb) {
+    const auto range = scsi::decode_lba_range(cdb);
+    // PREFETCH LENGTH 0: from the LBA through the last block (SBC-3 5.10),
+    // so the LBA itself must exist.
+    if (!check_range(task, range->lba, std::max<std::uint64_t>(range->blocks, 1))) return;
+    const std::uint64_t blocks = range->blocks ? range->blocks : block_count() - range->lba;
+    backstore_->prefetch(range->lba * config_.block_size, blocks * config_.block_size);
+    // SBC-3 5.10 (PRE-FETCH status table): CONDITION MET when the range fits
+    // in the cache, GOOD when it does not, for IMMED=0 and IMMED=1 alike.
+    // The whole medium is mapped into our address space (the page cache is
+    // the cache), so every valid range fits. IMMED is therefore ignored: the
+    // answer and its timing are the same either way.
+    task.complete_status(scsi::Status::condition_met);
+}
+
 void LogicalUnit::write_same(ScsiTask& task, scsi::Cdb cdb) {
     if (!check_writable(task)) return;
     if (scsi::protect_field(cdb) != 0) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 7));
@@ -151,8 +166,6 @@ void LogicalUnit::finish_write_same(ScsiTask& task) {
 
 void LogicalUnit::unmap(ScsiTask& task, scsi::Cdb cdb) {
     if (!check_writable(task)) return;
-    // LBPU=0 in VPD B2h: UNMAP is not a supported command (SBC-3 5.28).
-    if (!thin_provisioned()) return task.complete_check(illegal(Asc::invalid_command_operation_code, 0));
     if (cdb[1] & 0x01) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 0));  // ANCHOR
     const std::uint16_t length = wire::load_be<std::uint16_t>(cdb, 7);
     if (length == 0) return;
