@@ -223,9 +223,10 @@ std::span<std::uint8_t> LogicalUnit::blocks_span(std::uint64_t lba, std::uint64_
 void LogicalUnit::expect_data_out(ScsiTask& task, std::span<std::uint8_t> buffer, bool backstore,
                                   ScsiTask::Continuation next) {
     // The initiator must describe at least what the CDB implies; a shorter
-    // buffer would leave the command half done (SAM-5 5.4.2 overflow).
+    // buffer would leave the command half done (SAM-5 5.4.2 overflow). More
+    // is a residual underflow, reported through data_out_unused_bytes().
     if (task.expected_data_out_ < buffer.size()) {
-        task.complete_check(illegal(Asc::invalid_field_in_cdb, 0));
+        task.complete_check(data_out_length_mismatch());
         return;
     }
     task.data_out_unused_ = task.expected_data_out_ - buffer.size();

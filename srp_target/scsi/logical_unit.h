@@ -60,6 +60,8 @@ public:
     Backstore& backstore() const noexcept { return *backstore_; }
     std::uint64_t naa_identifier() const noexcept { return naa_id_; }
     bool write_cache_enabled() const noexcept { return write_cache_enabled_.load(std::memory_order_relaxed); }
+    // MAXIMUM WRITE SAME LENGTH of the Block Limits VPD page, as enforced.
+    std::uint64_t max_write_same_blocks() const noexcept { return kMaxWriteSameBytes / config_.block_size; }
     // Thin provisioned (UNMAP, LBPME) unless read-only or pinned for RDMA.
     bool thin_provisioned() const noexcept { return backstore_->can_deallocate(); }
 

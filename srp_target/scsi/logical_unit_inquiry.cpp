@@ -82,7 +82,7 @@ std::optional<std::vector<std::uint8_t>> LogicalUnit::vpd_page(std::uint8_t page
                 store_be<std::uint32_t>(d, 24, kMaxUnmapDescriptors);
                 store_be<std::uint32_t>(d, 28, std::max<std::uint32_t>(1, 4096 / config_.block_size));
             }
-            store_be<std::uint64_t>(d, 36, kMaxWriteSameBytes / config_.block_size);
+            store_be<std::uint64_t>(d, 36, max_write_same_blocks());
             break;
         }
         case 0xB1:  // Block Device Characteristics: non-rotating medium

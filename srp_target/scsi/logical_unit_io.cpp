@@ -122,25 +122,36 @@ void LogicalUnit::pre_fetch(ScsiTask& task, scsi::Cdb cdb) {
 void LogicalUnit::write_same(ScsiTask& task, scsi::Cdb cdb) {
     if (!check_writable(task)) return;
     if (scsi::protect_field(cdb) != 0) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 7));
-    const bool unmap_bit = cdb[1] & 0x08;
-    if (cdb[1] & 0x10) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 4));  // ANCHOR
+    // ANCHOR with ANC_SUP=0 in VPD B2h is INVALID FIELD IN CDB, with or
+    // without UNMAP (SBC-3 5.44, ANCHOR/UNMAP/ANC_SUP table).
+    if (cdb[1] & 0x10) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 4));
     const bool ndob = cdb[0] == op::kWriteSame16 && (cdb[1] & 0x01);
     if (cdb[0] == op::kWriteSame10 && (cdb[1] & 0x01))
         return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 0));
     const auto range = scsi::decode_lba_range(cdb);
-    // WSNZ=1 in the Block Limits page: a count of zero is not accepted.
+    // NUMBER OF LOGICAL BLOCKS 0 asks for every block through the last one;
+    // we set WSNZ=1 in the Block Limits page, which announces that a zero
+    // count is refused as INVALID FIELD IN CDB (SBC-3 5.44, 6.6.4).
     if (range->blocks == 0) return task.complete_check(illegal(Asc::invalid_field_in_cdb, length_field(cdb)));
     if (!check_range(task, range->lba, range->blocks)) return;
-    if (std::uint64_t{range->blocks} * config_.block_size > kMaxWriteSameBytes)
+    // Above MAXIMUM WRITE SAME LENGTH (VPD B0h, the same value): SBC-3 5.44.
+    if (range->blocks > max_write_same_blocks())
         return task.complete_check(illegal(Asc::invalid_field_in_cdb, length_field(cdb)));
+    // WRITE SAME transfers exactly one logical block (SBC-3 5.44), or none
+    // with NDOB. An initiator that described less cannot supply the block
+    // (SAM-5 5.4.3 overflow); one that described more believes the command
+    // moves more than one block (a WRITE mistaken for a WRITE SAME would
+    // otherwise replicate its first block silently). Both are refused
+    // before anything is written; see data_out_length_mismatch().
+    if (task.expected_data_out_ != (ndob ? 0 : config_.block_size))
+        return task.complete_check(data_out_length_mismatch());
     task.lba_ = range->lba;
     task.blocks_ = range->blocks;
     task.cdb_bytes_[1] = cdb[1];
     task.scratch_.assign(config_.block_size, 0);
-    if (ndob) {  // no data-out buffer: the block is zeros
+    if (ndob) {  // no data-out buffer: the block is zeros (LBPRZ=1 pattern)
         task.phase_ = ScsiTask::Phase::awaiting_data_out;
         task.continuation_ = ScsiTask::Continuation::write_same;
-        (void)unmap_bit;
         return complete_data_out(task);
     }
     expect_data_out(task, task.scratch_, false, ScsiTask::Continuation::write_same);
@@ -151,7 +162,12 @@ void LogicalUnit::finish_write_same(ScsiTask& task) {
     const bool zeros = std::all_of(task.scratch_.begin(), task.scratch_.end(), [](auto b) { return b == 0; });
     const std::uint64_t offset = task.lba_ * config_.block_size;
     const std::uint64_t length = std::uint64_t{task.blocks_} * config_.block_size;
-    // SBC-3 5.46: UNMAP with a zero block may deallocate; LBPRZ=1 keeps reads zero.
+    // UNMAP bit (SBC-3 4.7.3.4, 5.44, 5.45): a thin LUN (LBPME=1, LBPWS=1,
+    // LBPWS10=1) deallocates, but only when the block is zeros: LBPRZ=1
+    // promises that a deallocated block reads as zeros, so any other block
+    // must be written. A fully provisioned LUN (LBPME=0, LBPWS=LBPWS10=0)
+    // has no unmap operation and the UNMAP bit is not evaluated: the command
+    // is an ordinary write of the block.
     if (unmap_bit && zeros && thin_provisioned()) {
         if (!backstore_->discard(offset, length))
             return task.complete_check(SenseBuilder{SenseKey::medium_error, Asc::write_error, {}, {}});

@@ -125,7 +125,8 @@ TEST_CASE("WRITE to a read-only LUN: DATA PROTECT - WRITE PROTECTED", "[engine][
 TEST_CASE("WRITE with less data described than the CDB needs is refused", "[engine][io]") {
     Engine e;
     auto r = e.run(cdb10(0x2a, 0, 8), pattern(4096, 1), Engine::kNexus, 2048);
-    CHECK_SENSE(r, illegal_request, invalid_field_in_cdb);
+    CHECK_SENSE(r, illegal_request, invalid_field_in_command_iu);
+    CHECK(to_hex(r.sense) == "70 00 05 00 00 00 00 0a 00 00 00 00 0e 03 00 00 00 00");
 }
 
 TEST_CASE("WRITE with more data described reports the unused bytes", "[engine][io]") {
