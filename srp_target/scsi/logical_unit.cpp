@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -18,7 +19,8 @@ namespace op = scsi::op;
 namespace {
 
 
-// A stable 60-bit number from a string (FNV-1a): the NAA identifier and default serial.
+// A stable number from a string (FNV-1a): the NAA identifier and default
+// serial of a unit configured without a UUID.
 std::uint64_t stable_hash(const std::string& text) {
     std::uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
@@ -35,6 +37,28 @@ LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig
         throw BackstoreError("backstore size " + std::to_string(backstore_->size_bytes()) +
                              " is not a positive multiple of the block size " +
                              std::to_string(config_.block_size));
+    // NAA 3 "locally assigned" (SPC-4 7.8.6.6.4): NAA 3h then a 60-bit
+    // LOCALLY ADMINISTERED VALUE. NAA 5/6 would need an IEEE company ID we
+    // do not own; borrowing someone's OUI would make the "registered" claim
+    // false. 60 random bits make a collision between two units negligible.
+    if (config_.uuid) {
+        const LuUuid& u = *config_.uuid;
+        // The 60 random bits of a version 4 UUID that precede its variant
+        // bits: bytes 0-5, the low nibble of byte 6 (its high nibble is the
+        // version) and byte 7. The NAA follows the UUID, never the serial,
+        // so a user-chosen serial cannot make two units look alike.
+        std::uint64_t bits = 0;
+        for (int i = 0; i < 6; ++i) bits = (bits << 8) | u[i];
+        bits = (bits << 4) | (u[6] & 0x0f);
+        bits = (bits << 8) | u[7];
+        naa_id_ = (std::uint64_t{3} << 60) | bits;
+        if (config_.serial.empty()) {
+            char buf[33];
+            for (std::size_t i = 0; i < u.size(); ++i) std::snprintf(buf + 2 * i, 3, "%02x", u[i]);
+            config_.serial = buf;
+        }
+        return;
+    }
     const std::string identity = backstore_->path().empty() ? config_.serial : backstore_->path();
     const std::uint64_t h = stable_hash(identity + "/" + config_.serial);
     if (config_.serial.empty()) {
@@ -42,7 +66,6 @@ LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig
         std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
         config_.serial = buf;
     }
-    // NAA 3 "locally assigned" (SPC-4 7.8.6.6.4): 4-bit NAA then 60 bits we choose.
     naa_id_ = (std::uint64_t{3} << 60) | (stable_hash(config_.serial) & 0x0fffffffffffffffull);
 }
 

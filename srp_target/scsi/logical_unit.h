@@ -5,11 +5,13 @@
 // state_mutex_.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -22,9 +24,17 @@
 
 namespace srp::target {
 
+using LuUuid = std::array<std::uint8_t, 16>;
+
 struct LogicalUnitConfig {
     std::uint32_t block_size = 512;  // 512 or 4096
-    std::string serial;              // VPD 0x80; derived from the path when empty
+    std::string serial;              // VPD 0x80; derived from uuid (else from the path) when empty
+    // The unit's persistent identity (RFC 4122 random UUID), chosen and kept
+    // by the caller (the daemon's state directory): it yields the NAA
+    // designator, the UUID designator and the default serial. Without it
+    // (tests, tools) both derive from a hash of the path and serial, which
+    // is NOT unique across anonymous units or hosts.
+    std::optional<LuUuid> uuid;
     std::string vendor = "SRPTGT";   // INQUIRY, padded to 8
     std::string product = "MMAP LUN";
     std::string revision = "0001";

@@ -56,10 +56,14 @@ std::optional<std::vector<std::uint8_t>> LogicalUnit::vpd_page(std::uint8_t page
             std::copy(config_.serial.begin(), config_.serial.end(), d.begin() + 4);
             break;
         case 0x83: {
-            // NAA designator (binary, LU association) then a T10 vendor ID designator.
+            // Device Identification (SPC-4 7.8.6), all with LU association:
+            // NAA (binary), T10 vendor ID (ASCII: vendor then serial, as
+            // SPC-4 7.8.6.4 suggests) and, with a UUID, the UUID designator
+            // (SPC-5 7.7.6.13: type Ah, binary, UUID TYPE 1h "locally
+            // assigned", 18 bytes). Linux and multipathd key on the first.
             const std::string t10 = std::string(8, ' ').replace(0, std::min<std::size_t>(8, config_.vendor.size()),
                                                                config_.vendor.substr(0, 8)) + config_.serial;
-            d.assign(4 + 12 + 4 + t10.size(), 0);
+            d.assign(4 + 12 + 4 + t10.size() + (config_.uuid ? 22 : 0), 0);
             d[4] = 0x01;  // protocol 0, code set binary
             d[5] = 0x03;  // LU association, NAA
             d[7] = 8;
@@ -68,6 +72,14 @@ std::optional<std::vector<std::uint8_t>> LogicalUnit::vpd_page(std::uint8_t page
             d[17] = 0x01;  // LU association, T10 vendor ID
             d[19] = static_cast<std::uint8_t>(t10.size());
             std::copy(t10.begin(), t10.end(), d.begin() + 20);
+            if (config_.uuid) {
+                const std::size_t at = 20 + t10.size();
+                d[at] = 0x01;      // code set binary
+                d[at + 1] = 0x0a;  // LU association, UUID
+                d[at + 3] = 18;
+                d[at + 4] = 0x10;  // UUID TYPE 1h: locally assigned
+                std::copy(config_.uuid->begin(), config_.uuid->end(), d.begin() + static_cast<std::ptrdiff_t>(at + 6));
+            }
             break;
         }
         case 0xB0: {  // Block Limits (SBC-3 6.6.4)
