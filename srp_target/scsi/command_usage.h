@@ -1,7 +1,7 @@
 // The commands the engine implements, as REPORT SUPPORTED OPERATION CODES
 // (SPC-4 6.35) describes them: operation code, service action, and the CDB
 // USAGE DATA mask. A bit is set exactly where the engine evaluates the
-// corresponding CDB bit (SPC-4 6.35.4: a bit the device server ignores or
+// corresponding CDB bit (SPC-4 6.35, CDB USAGE DATA: a bit the device server ignores or
 // treats as reserved is zero); the first byte is the operation code and, for
 // service-action commands, byte 1 carries the service action itself.
 // The table is static and immutable: safe from any thread.
@@ -16,7 +16,7 @@
 namespace srp::target {
 
 // Some commands exist, or evaluate the UNMAP bit, only on a thin provisioned
-// logical unit (LBPME=1): UNMAP, and WRITE SAME's UNMAP bit (SBC-3 4.7.3.4).
+// logical unit (LBPME=1): UNMAP, and WRITE SAME's UNMAP bit (SBC-3 4.7).
 enum class Provisioning : std::uint8_t { any, thin, thick };
 
 struct CommandUsage {

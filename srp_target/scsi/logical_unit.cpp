@@ -37,7 +37,7 @@ LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig
         throw BackstoreError("backstore size " + std::to_string(backstore_->size_bytes()) +
                              " is not a positive multiple of the block size " +
                              std::to_string(config_.block_size));
-    // NAA 3 "locally assigned" (SPC-4 7.8.6.6.4): NAA 3h then a 60-bit
+    // NAA 3 "locally assigned" (SPC-4 7.8.6.6): NAA 3h then a 60-bit
     // LOCALLY ADMINISTERED VALUE. NAA 5/6 would need an IEEE company ID we
     // do not own; borrowing someone's OUI would make the "registered" claim
     // false. 60 random bits make a collision between two units negligible.

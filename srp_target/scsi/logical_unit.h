@@ -82,7 +82,7 @@ private:
         AccessClass access = AccessClass::always_allowed;
         bool reports_unit_attention = true;  // INQUIRY, REPORT LUNS, REQUEST SENSE do not
         bool needs_medium = false;           // fails with NOT READY while stopped
-        bool thin_only = false;              // exists only with LBPME=1 (UNMAP, SBC-3 4.7.3.4)
+        bool thin_only = false;              // exists only with LBPME=1 (UNMAP, SBC-3 4.7)
     };
     static const CommandInfo* lookup(std::uint8_t opcode) noexcept;
 

@@ -59,7 +59,7 @@ std::optional<std::vector<std::uint8_t>> LogicalUnit::vpd_page(std::uint8_t page
             // Device Identification (SPC-4 7.8.6), all with LU association:
             // NAA (binary), T10 vendor ID (ASCII: vendor then serial, as
             // SPC-4 7.8.6.4 suggests) and, with a UUID, the UUID designator
-            // (SPC-5 7.7.6.13: type Ah, binary, UUID TYPE 1h "locally
+            // (SPC-5 UUID designator format: type Ah, binary, UUID TYPE 1h "locally
             // assigned", 18 bytes). Linux and multipathd key on the first.
             const std::string t10 = std::string(8, ' ').replace(0, std::min<std::size_t>(8, config_.vendor.size()),
                                                                config_.vendor.substr(0, 8)) + config_.serial;

@@ -123,7 +123,7 @@ void LogicalUnit::write_same(ScsiTask& task, scsi::Cdb cdb) {
     if (!check_writable(task)) return;
     if (scsi::protect_field(cdb) != 0) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 7));
     // ANCHOR with ANC_SUP=0 in VPD B2h is INVALID FIELD IN CDB, with or
-    // without UNMAP (SBC-3 5.44, ANCHOR/UNMAP/ANC_SUP table).
+    // without UNMAP (SBC-3 5.42/5.43, the ANCHOR, UNMAP and ANC_SUP table).
     if (cdb[1] & 0x10) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 4));
     const bool ndob = cdb[0] == op::kWriteSame16 && (cdb[1] & 0x01);
     if (cdb[0] == op::kWriteSame10 && (cdb[1] & 0x01))
@@ -131,15 +131,15 @@ void LogicalUnit::write_same(ScsiTask& task, scsi::Cdb cdb) {
     const auto range = scsi::decode_lba_range(cdb);
     // NUMBER OF LOGICAL BLOCKS 0 asks for every block through the last one;
     // we set WSNZ=1 in the Block Limits page, which announces that a zero
-    // count is refused as INVALID FIELD IN CDB (SBC-3 5.44, 6.6.4).
+    // count is refused as INVALID FIELD IN CDB (SBC-3 5.42, 6.6.4).
     if (range->blocks == 0) return task.complete_check(illegal(Asc::invalid_field_in_cdb, length_field(cdb)));
     if (!check_range(task, range->lba, range->blocks)) return;
-    // Above MAXIMUM WRITE SAME LENGTH (VPD B0h, the same value): SBC-3 5.44.
+    // Above MAXIMUM WRITE SAME LENGTH (VPD B0h, the same value): SBC-3 5.42.
     if (range->blocks > max_write_same_blocks())
         return task.complete_check(illegal(Asc::invalid_field_in_cdb, length_field(cdb)));
-    // WRITE SAME transfers exactly one logical block (SBC-3 5.44), or none
+    // WRITE SAME transfers exactly one logical block (SBC-3 5.42), or none
     // with NDOB. An initiator that described less cannot supply the block
-    // (SAM-5 5.4.3 overflow); one that described more believes the command
+    // (a SAM-5 data overflow); one that described more believes the command
     // moves more than one block (a WRITE mistaken for a WRITE SAME would
     // otherwise replicate its first block silently). Both are refused
     // before anything is written; see data_out_length_mismatch().
@@ -162,7 +162,7 @@ void LogicalUnit::finish_write_same(ScsiTask& task) {
     const bool zeros = std::all_of(task.scratch_.begin(), task.scratch_.end(), [](auto b) { return b == 0; });
     const std::uint64_t offset = task.lba_ * config_.block_size;
     const std::uint64_t length = std::uint64_t{task.blocks_} * config_.block_size;
-    // UNMAP bit (SBC-3 4.7.3.4, 5.44, 5.45): a thin LUN (LBPME=1, LBPWS=1,
+    // UNMAP bit (SBC-3 4.7 logical block provisioning, 5.42, 5.43): a thin LUN (LBPME=1, LBPWS=1,
     // LBPWS10=1) deallocates, but only when the block is zeros: LBPRZ=1
     // promises that a deallocated block reads as zeros, so any other block
     // must be written. A fully provisioned LUN (LBPME=0, LBPWS=LBPWS10=0)

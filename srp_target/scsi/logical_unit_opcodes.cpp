@@ -13,7 +13,7 @@ namespace op = scsi::op;
 
 namespace {
 
-// Command timeouts descriptor (SPC-4 6.35.5): DESCRIPTOR LENGTH 0Ah; the
+// Command timeouts descriptor (SPC-4 6.35): DESCRIPTOR LENGTH 0Ah; the
 // nominal and recommended timeouts stay 0 ("not specified"): every command
 // completes as soon as the backstore answers.
 constexpr std::size_t kTimeoutsDescriptorBytes = 12;
@@ -21,7 +21,7 @@ void put_timeouts_descriptor(std::vector<std::uint8_t>& d, std::size_t at) {
     store_be<std::uint16_t>(d, at, kTimeoutsDescriptorBytes - 2);
 }
 
-// All_commands parameter data (SPC-4 6.35.3): 8-byte command descriptors,
+// All_commands parameter data (SPC-4 6.35): 8-byte command descriptors,
 // each followed by a timeouts descriptor when RCTD is set.
 std::vector<std::uint8_t> all_commands(bool thin, bool rctd) {
     const auto commands = supported_commands(thin);
@@ -45,7 +45,7 @@ std::vector<std::uint8_t> all_commands(bool thin, bool rctd) {
     return d;
 }
 
-// One_command parameter data (SPC-4 6.35.4): SUPPORT 011b "supported as the
+// One_command parameter data (SPC-4 6.35): SUPPORT 011b "supported as the
 // standard defines it" with CDB SIZE and CDB USAGE DATA, or 001b "not
 // supported" with no usage data.
 std::vector<std::uint8_t> one_command(const std::optional<CommandUsage>& command, bool rctd) {
@@ -70,7 +70,7 @@ void LogicalUnit::maintenance_in(ScsiTask& task, scsi::Cdb cdb) {
     const bool rctd = cdb[2] & 0x80;
     const std::uint8_t options = cdb[2] & 0x07;
     const bool thin = thin_provisioned();
-    // REPORTING OPTIONS (SPC-4 6.35.2, table 276): 000b all commands;
+    // REPORTING OPTIONS (SPC-4 6.35, REPORTING OPTIONS table): 000b all commands;
     // 001b one command without service actions (REQUESTED SERVICE ACTION
     // ignored); 010b one command with a service action; 011b either;
     // 100b..111b reserved.
@@ -80,7 +80,7 @@ void LogicalUnit::maintenance_in(ScsiTask& task, scsi::Cdb cdb) {
     const std::uint16_t requested_sa = wire::load_be<std::uint16_t>(cdb, 4);
     const bool with_service_actions = has_service_actions(requested);
     // 001b for an operation code that has service actions, and 010b for an
-    // implemented one that has none, are INVALID FIELD IN CDB (SPC-4 6.35.2).
+    // implemented one that has none, are INVALID FIELD IN CDB (SPC-4 6.35).
     // An operation code we do not implement is simply "not supported".
     const bool implemented = find_command(requested, 0, thin) || with_service_actions;
     if ((options == 1 && with_service_actions) || (options == 2 && implemented && !with_service_actions))

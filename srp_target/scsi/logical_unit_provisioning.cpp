@@ -1,4 +1,4 @@
-// GET LBA STATUS (SERVICE ACTION IN (16), service action 12h; SBC-3 5.16).
+// GET LBA STATUS (SERVICE ACTION IN (16), service action 12h; SBC-3, GET LBA STATUS command).
 #include <algorithm>
 
 #include "common/wire/big_endian.h"
@@ -12,7 +12,7 @@ using wire::store_be;
 
 namespace {
 
-// PROVISIONING STATUS (SBC-3 5.16.3, table 48): 0h "mapped or unknown", 1h deallocated.
+// PROVISIONING STATUS (SBC-3, LBA status descriptor): 0h "mapped or unknown", 1h deallocated.
 constexpr std::uint8_t kMapped = 0x0;
 constexpr std::uint8_t kDeallocated = 0x1;
 constexpr std::size_t kHeaderBytes = 8;
@@ -33,7 +33,7 @@ struct LbaExtent {
 void LogicalUnit::get_lba_status(ScsiTask& task, scsi::Cdb cdb) {
     const std::uint64_t start = wire::load_be<std::uint64_t>(cdb, 2);
     const std::uint32_t allocation = scsi::allocation_length(cdb);
-    // SBC-3 5.16.1: a STARTING LOGICAL BLOCK ADDRESS beyond the last LBA.
+    // SBC-3 GET LBA STATUS: a STARTING LOGICAL BLOCK ADDRESS beyond the last LBA.
     if (start >= block_count()) return task.complete_check(illegal(Asc::lba_out_of_range, 2));
     // At least one descriptor is built so that PARAMETER DATA LENGTH is
     // meaningful even when the allocation length truncates it.
