@@ -59,7 +59,8 @@ TEST_CASE("RSOC one command with a service action: byte 1 carries the service ac
     CHECK(to_hex(e.run(rsoc(2, 0x9e, 0x10)).data) ==
           "00 03 00 10 9e 10 00 00 00 00 00 00 00 00 ff ff ff ff 00 04");
     CHECK(to_hex(e.run(rsoc(2, 0xa3, 0x0c)).data) == "00 03 00 0c a3 0c 87 ff ff ff ff ff ff ff 00 04");
-    CHECK(to_hex(e.run(rsoc(2, 0x5f, 0x03)).data) == "00 03 00 0a 5f 03 ff 00 00 ff ff ff ff 04");
+    CHECK(to_hex(e.run(rsoc(2, 0x5f, 0x01)).data) == "00 03 00 0a 5f 01 ff 00 00 ff ff ff ff 04");  // RESERVE
+    CHECK(to_hex(e.run(rsoc(2, 0x5f, 0x03)).data) == "00 03 00 0a 5f 03 00 00 00 ff ff ff ff 04");  // CLEAR
     CHECK(to_hex(e.run(rsoc(2, 0x5e, 0x02)).data) == "00 03 00 0a 5e 02 00 00 00 00 00 ff ff 04");
 }
 
