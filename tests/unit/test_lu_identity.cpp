@@ -207,3 +207,11 @@ TEST_CASE("identity: the store hands out the same UUID for a key, a new one per 
     CHECK((a[6] >> 4) == 4);      // version 4: random
     CHECK((a[8] & 0xc0) == 0x80);  // RFC 4122 variant
 }
+
+TEST_CASE("identity: a state directory that disappears, or an empty one, names --state-dir", "[identity]") {
+    TempDir dir;
+    LuIdentityStore store(dir.path() / "state");
+    std::filesystem::remove_all(dir.path() / "state");
+    CHECK_THROWS_WITH(store.identity("k"), Catch::Contains("--state-dir") && Catch::Contains("cannot write in"));
+    CHECK_THROWS_WITH(LuIdentityStore(""), Catch::Contains("--state-dir: empty path"));
+}
