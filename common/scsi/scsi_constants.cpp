@@ -38,6 +38,7 @@ std::string_view asc_name(std::uint16_t asc_ascq) noexcept {
         case Asc::lun_not_ready_initializing_command_required:
             return "LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED";
         case Asc::write_error: return "WRITE ERROR";
+        case Asc::invalid_field_in_command_iu: return "INVALID FIELD IN COMMAND INFORMATION UNIT";
         case Asc::unrecovered_read_error: return "UNRECOVERED READ ERROR";
         case Asc::miscompare_during_verify: return "MISCOMPARE DURING VERIFY OPERATION";
         case Asc::parameter_list_length_error: return "PARAMETER LIST LENGTH ERROR";

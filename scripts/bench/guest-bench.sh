@@ -40,7 +40,7 @@ ib_read_lat -R -d "$RDMA_DEV" -s 8 -n 500 "$RDMA_IP" 2>/dev/null | grep -A1 '#by
 wait
 
 vm_step "our srp_target"
-"$BUILD/srp_target/srp_target" --lun path=$FILE --listen "$RDMA_IP:5555" --pollers 1 --stats-interval 0 \
+"$BUILD/srp_target/srp_target" --lun path=$FILE --state-dir /tmp/srp_target-state --listen "$RDMA_IP:5555" --pollers 1 --stats-interval 0 \
 	--register-backstore-max 1G > /tmp/target.log 2>&1 &
 PID=$!
 for _ in $(seq 200); do grep -q "srp_target ready" /tmp/target.log && break; sleep 0.1; done

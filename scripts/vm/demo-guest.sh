@@ -8,7 +8,11 @@ shift 2
 source "$ROOT/scripts/vm/guest-lib.sh"
 rxe_up || exit 1
 LOG=/tmp/srp_target.log
-"$BUILD/srp_target/srp_target" --stats-interval 0 "$@" > $LOG 2>&1 &
+# The guest's root is the host's, read-only under a tmpfs overlay: keep the
+# LUN identities in the guest's /tmp unless the caller chose a state directory.
+STATE=(--state-dir /tmp/srp_target-state)
+case " $* " in *" --state-dir"*) STATE=() ;; esac
+"$BUILD/srp_target/srp_target" --stats-interval 0 "${STATE[@]}" "$@" > $LOG 2>&1 &
 PID=$!
 for _ in $(seq 100); do grep -q "srp_target ready" $LOG && break; sleep 0.1; done
 cat $LOG

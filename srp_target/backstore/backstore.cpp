@@ -131,6 +131,30 @@ std::expected<void, std::error_code> Backstore::discard(std::uint64_t offset, st
     return {};
 }
 
+Backstore::Extent Backstore::provisioning_status(std::uint64_t offset) const noexcept {
+    if (offset >= size_bytes_) return {true, 0};
+    const std::uint64_t rest = size_bytes_ - offset;
+    if (kind_ != BackstoreKind::file) return {true, rest};
+    // SEEK_DATA from inside a hole lands on the next data (ENXIO: none
+    // before EOF); from inside data it returns offset itself, and SEEK_HOLE
+    // then finds where the data ends. Page-cache pages written through the
+    // mapping count as data (delayed allocation is reported as data).
+    const off_t data = ::lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
+    if (data < 0) return {errno != ENXIO, rest};  // an unexpected error: "unknown" is reported as mapped
+    if (static_cast<std::uint64_t>(data) > offset)
+        return {false, std::min<std::uint64_t>(static_cast<std::uint64_t>(data), size_bytes_) - offset};
+    const off_t hole = ::lseek(fd_, static_cast<off_t>(offset), SEEK_HOLE);
+    if (hole < 0) return {true, rest};
+    return {true, std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), size_bytes_) - offset};
+}
+
+void Backstore::prefetch(std::uint64_t offset, std::uint64_t length) const noexcept {
+    if (kind_ == BackstoreKind::anonymous || offset >= size_bytes_ || length == 0) return;
+    const std::uint64_t end = offset + std::min(length, size_bytes_ - offset);
+    const std::uint64_t start = offset & ~(page_size() - 1);
+    (void)::madvise(base_ + start, end - start, MADV_WILLNEED);
+}
+
 void Backstore::mark_written(std::uint64_t offset, std::uint64_t length) const noexcept {
     if (read_only_ || kind_ == BackstoreKind::anonymous || length == 0 || offset >= size_bytes_) return;
     const std::uint64_t end = std::min(offset + length, size_bytes_);

@@ -49,6 +49,24 @@ public:
     // MADV_REMOVE for anonymous memory). Refused while pinned.
     std::expected<void, std::error_code> discard(std::uint64_t offset, std::uint64_t length) const noexcept;
 
+    // Provisioning state of the bytes from `offset` on (SBC-3 4.7.3, for GET
+    // LBA STATUS): whether the extent starting there is backed by storage
+    // (mapped) or a hole (deallocated), and how many bytes it spans before
+    // the state changes. A file answers from SEEK_DATA/SEEK_HOLE; a block
+    // device or anonymous memory cannot tell, and reports one mapped extent
+    // to the end ("mapped or unknown" is a valid answer). An offset at or
+    // past the end gives a zero-length extent.
+    struct Extent {
+        bool mapped = true;
+        std::uint64_t length_bytes = 0;
+    };
+    Extent provisioning_status(std::uint64_t offset) const noexcept;
+
+    // Starts reading [offset, offset+length) into the page cache without
+    // waiting (madvise MADV_WILLNEED); a hint, errors are ignored. No-op for
+    // anonymous memory.
+    void prefetch(std::uint64_t offset, std::uint64_t length) const noexcept;
+
     // Pinned: registered for RDMA, so the pages must stay the file's pages.
     // A hole punch would detach them (the registration would keep the old
     // pages), so a pinned backstore cannot deallocate.

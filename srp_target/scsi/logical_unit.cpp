@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -18,7 +19,8 @@ namespace op = scsi::op;
 namespace {
 
 
-// A stable 60-bit number from a string (FNV-1a): the NAA identifier and default serial.
+// A stable number from a string (FNV-1a): the NAA identifier and default
+// serial of a unit configured without a UUID.
 std::uint64_t stable_hash(const std::string& text) {
     std::uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ull;
@@ -35,6 +37,28 @@ LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig
         throw BackstoreError("backstore size " + std::to_string(backstore_->size_bytes()) +
                              " is not a positive multiple of the block size " +
                              std::to_string(config_.block_size));
+    // NAA 3 "locally assigned" (SPC-4 7.8.6.6): NAA 3h then a 60-bit
+    // LOCALLY ADMINISTERED VALUE. NAA 5/6 would need an IEEE company ID we
+    // do not own; borrowing someone's OUI would make the "registered" claim
+    // false. 60 random bits make a collision between two units negligible.
+    if (config_.uuid) {
+        const LuUuid& u = *config_.uuid;
+        // The 60 random bits of a version 4 UUID that precede its variant
+        // bits: bytes 0-5, the low nibble of byte 6 (its high nibble is the
+        // version) and byte 7. The NAA follows the UUID, never the serial,
+        // so a user-chosen serial cannot make two units look alike.
+        std::uint64_t bits = 0;
+        for (int i = 0; i < 6; ++i) bits = (bits << 8) | u[i];
+        bits = (bits << 4) | (u[6] & 0x0f);
+        bits = (bits << 8) | u[7];
+        naa_id_ = (std::uint64_t{3} << 60) | bits;
+        if (config_.serial.empty()) {
+            char buf[33];
+            for (std::size_t i = 0; i < u.size(); ++i) std::snprintf(buf + 2 * i, 3, "%02x", u[i]);
+            config_.serial = buf;
+        }
+        return;
+    }
     const std::string identity = backstore_->path().empty() ? config_.serial : backstore_->path();
     const std::uint64_t h = stable_hash(identity + "/" + config_.serial);
     if (config_.serial.empty()) {
@@ -42,7 +66,6 @@ LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig
         std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
         config_.serial = buf;
     }
-    // NAA 3 "locally assigned" (SPC-4 7.8.6.6.4): 4-bit NAA then 60 bits we choose.
     naa_id_ = (std::uint64_t{3} << 60) | (stable_hash(config_.serial) & 0x0fffffffffffffffull);
 }
 
@@ -51,7 +74,7 @@ const LogicalUnit::CommandInfo* LogicalUnit::lookup(std::uint8_t opcode) noexcep
         std::array<CommandInfo, 256> t{};
         using A = AccessClass;
         auto add = [&](std::uint8_t code, Handler h, A access, bool ua = true, bool medium = false) {
-            t[code] = CommandInfo{h, access, ua, medium};
+            t[code] = CommandInfo{h, access, ua, medium, false};
         };
         add(op::kTestUnitReady, &LogicalUnit::test_unit_ready, A::always_allowed, true, true);
         add(op::kRequestSense, &LogicalUnit::request_sense, A::always_allowed, false);
@@ -61,15 +84,19 @@ const LogicalUnit::CommandInfo* LogicalUnit::lookup(std::uint8_t opcode) noexcep
         for (auto code : {op::kRead6, op::kRead10, op::kRead12, op::kRead16})
             add(code, &LogicalUnit::read, A::read, true, true);
         for (auto code : {op::kWrite6, op::kWrite10, op::kWrite12, op::kWrite16, op::kWriteAndVerify10,
-                          op::kWriteAndVerify16})
+                          op::kWriteAndVerify12, op::kWriteAndVerify16})
             add(code, &LogicalUnit::write, A::write, true, true);
         add(op::kVerify10, &LogicalUnit::verify, A::read, true, true);
+        add(op::kVerify12, &LogicalUnit::verify, A::read, true, true);
         add(op::kVerify16, &LogicalUnit::verify, A::read, true, true);
+        add(op::kPreFetch10, &LogicalUnit::pre_fetch, A::read, true, true);
+        add(op::kPreFetch16, &LogicalUnit::pre_fetch, A::read, true, true);
         add(op::kSynchronizeCache10, &LogicalUnit::synchronize_cache, A::write, true, true);
         add(op::kSynchronizeCache16, &LogicalUnit::synchronize_cache, A::write, true, true);
         add(op::kWriteSame10, &LogicalUnit::write_same, A::write, true, true);
         add(op::kWriteSame16, &LogicalUnit::write_same, A::write, true, true);
         add(op::kUnmap, &LogicalUnit::unmap, A::write, true, true);
+        t[op::kUnmap].thin_only = true;
         add(op::kCompareAndWrite, &LogicalUnit::compare_and_write, A::write, true, true);
         add(op::kModeSense6, &LogicalUnit::mode_sense, A::read);
         add(op::kModeSense10, &LogicalUnit::mode_sense, A::read);
@@ -153,7 +180,9 @@ ScsiTask LogicalUnit::submit(NexusId nexus, std::span<const std::uint8_t> cdb,
     }
     std::memcpy(task.cdb_bytes_, cdb.data(), std::min(cdb.size(), sizeof task.cdb_bytes_));
     const CommandInfo* info = lookup(cdb[0]);
-    if (info == nullptr) {
+    // LBPU=0 on a fully provisioned LUN: UNMAP is not a supported command
+    // (SBC-3 5.28), whatever state the unit is in.
+    if (info == nullptr || (info->thin_only && !thin_provisioned())) {
         task.complete_check(illegal(Asc::invalid_command_operation_code, 0));
         return task;
     }
@@ -227,9 +256,10 @@ std::span<std::uint8_t> LogicalUnit::blocks_span(std::uint64_t lba, std::uint64_
 void LogicalUnit::expect_data_out(ScsiTask& task, std::span<std::uint8_t> buffer, bool backstore,
                                   ScsiTask::Continuation next) {
     // The initiator must describe at least what the CDB implies; a shorter
-    // buffer would leave the command half done (SAM-5 5.4.2 overflow).
+    // buffer would leave the command half done (SAM-5 5.4.2 overflow). More
+    // is a residual underflow, reported through data_out_unused_bytes().
     if (task.expected_data_out_ < buffer.size()) {
-        task.complete_check(illegal(Asc::invalid_field_in_cdb, 0));
+        task.complete_check(data_out_length_mismatch());
         return;
     }
     task.data_out_unused_ = task.expected_data_out_ - buffer.size();

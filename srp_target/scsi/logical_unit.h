@@ -5,11 +5,13 @@
 // state_mutex_.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -22,9 +24,17 @@
 
 namespace srp::target {
 
+using LuUuid = std::array<std::uint8_t, 16>;
+
 struct LogicalUnitConfig {
     std::uint32_t block_size = 512;  // 512 or 4096
-    std::string serial;              // VPD 0x80; derived from the path when empty
+    std::string serial;              // VPD 0x80; derived from uuid (else from the path) when empty
+    // The unit's persistent identity (RFC 4122 random UUID), chosen and kept
+    // by the caller (the daemon's state directory): it yields the NAA
+    // designator, the UUID designator and the default serial. Without it
+    // (tests, tools) both derive from a hash of the path and serial, which
+    // is NOT unique across anonymous units or hosts.
+    std::optional<LuUuid> uuid;
     std::string vendor = "SRPTGT";   // INQUIRY, padded to 8
     std::string product = "MMAP LUN";
     std::string revision = "0001";
@@ -63,6 +73,8 @@ public:
     Backstore& backstore() const noexcept { return *backstore_; }
     std::uint64_t naa_identifier() const noexcept { return naa_id_; }
     bool write_cache_enabled() const noexcept { return write_cache_enabled_.load(std::memory_order_relaxed); }
+    // MAXIMUM WRITE SAME LENGTH of the Block Limits VPD page, as enforced.
+    std::uint64_t max_write_same_blocks() const noexcept { return kMaxWriteSameBytes / config_.block_size; }
     // Thin provisioned (UNMAP, LBPME) unless read-only or pinned for RDMA.
     bool thin_provisioned() const noexcept { return backstore_->can_deallocate(); }
 
@@ -73,6 +85,7 @@ private:
         AccessClass access = AccessClass::always_allowed;
         bool reports_unit_attention = true;  // INQUIRY, REPORT LUNS, REQUEST SENSE do not
         bool needs_medium = false;           // fails with NOT READY while stopped
+        bool thin_only = false;              // exists only with LBPME=1 (UNMAP, SBC-3 4.7)
     };
     static const CommandInfo* lookup(std::uint8_t opcode) noexcept;
 
@@ -93,10 +106,13 @@ private:
     void inquiry(ScsiTask&, scsi::Cdb);
     void read_capacity10(ScsiTask&, scsi::Cdb);
     void service_action_in16(ScsiTask&, scsi::Cdb);
+    void read_capacity16(ScsiTask&, scsi::Cdb);
+    void get_lba_status(ScsiTask&, scsi::Cdb);
     void read(ScsiTask&, scsi::Cdb);
     void write(ScsiTask&, scsi::Cdb);
     void verify(ScsiTask&, scsi::Cdb);
     void synchronize_cache(ScsiTask&, scsi::Cdb);
+    void pre_fetch(ScsiTask&, scsi::Cdb);
     void write_same(ScsiTask&, scsi::Cdb);
     void unmap(ScsiTask&, scsi::Cdb);
     void compare_and_write(ScsiTask&, scsi::Cdb);

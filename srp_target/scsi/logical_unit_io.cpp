@@ -27,7 +27,7 @@ std::uint16_t length_field(scsi::Cdb cdb) {
     }
 }
 bool is_write_and_verify(std::uint8_t opcode) {
-    return opcode == op::kWriteAndVerify10 || opcode == op::kWriteAndVerify16;
+    return opcode == op::kWriteAndVerify10 || opcode == op::kWriteAndVerify12 || opcode == op::kWriteAndVerify16;
 }
 
 }  // namespace
@@ -104,28 +104,54 @@ void LogicalUnit::synchronize_cache(ScsiTask& task, scsi::Cdb cdb) {
     if (flush_or_fail(task, range->lba, blocks)) task.complete_good();
 }
 
+void LogicalUnit::pre_fetch(ScsiTask& task, scsi::Cdb cdb) {
+    const auto range = scsi::decode_lba_range(cdb);
+    // PREFETCH LENGTH 0: from the LBA through the last block (SBC-3 5.10),
+    // so the LBA itself must exist.
+    if (!check_range(task, range->lba, std::max<std::uint64_t>(range->blocks, 1))) return;
+    const std::uint64_t blocks = range->blocks ? range->blocks : block_count() - range->lba;
+    backstore_->prefetch(range->lba * config_.block_size, blocks * config_.block_size);
+    // SBC-3 5.10 (PRE-FETCH status table): CONDITION MET when the range fits
+    // in the cache, GOOD when it does not, for IMMED=0 and IMMED=1 alike.
+    // The whole medium is mapped into our address space (the page cache is
+    // the cache), so every valid range fits. IMMED is therefore ignored: the
+    // answer and its timing are the same either way.
+    task.complete_status(scsi::Status::condition_met);
+}
+
 void LogicalUnit::write_same(ScsiTask& task, scsi::Cdb cdb) {
     if (!check_writable(task)) return;
     if (scsi::protect_field(cdb) != 0) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 7));
-    const bool unmap_bit = cdb[1] & 0x08;
-    if (cdb[1] & 0x10) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 4));  // ANCHOR
+    // ANCHOR with ANC_SUP=0 in VPD B2h is INVALID FIELD IN CDB, with or
+    // without UNMAP (SBC-3 5.42/5.43, the ANCHOR, UNMAP and ANC_SUP table).
+    if (cdb[1] & 0x10) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 4));
     const bool ndob = cdb[0] == op::kWriteSame16 && (cdb[1] & 0x01);
     if (cdb[0] == op::kWriteSame10 && (cdb[1] & 0x01))
         return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 0));
     const auto range = scsi::decode_lba_range(cdb);
-    // WSNZ=1 in the Block Limits page: a count of zero is not accepted.
+    // NUMBER OF LOGICAL BLOCKS 0 asks for every block through the last one;
+    // we set WSNZ=1 in the Block Limits page, which announces that a zero
+    // count is refused as INVALID FIELD IN CDB (SBC-3 5.42, 6.6.4).
     if (range->blocks == 0) return task.complete_check(illegal(Asc::invalid_field_in_cdb, length_field(cdb)));
     if (!check_range(task, range->lba, range->blocks)) return;
-    if (std::uint64_t{range->blocks} * config_.block_size > kMaxWriteSameBytes)
+    // Above MAXIMUM WRITE SAME LENGTH (VPD B0h, the same value): SBC-3 5.42.
+    if (range->blocks > max_write_same_blocks())
         return task.complete_check(illegal(Asc::invalid_field_in_cdb, length_field(cdb)));
+    // WRITE SAME transfers exactly one logical block (SBC-3 5.42), or none
+    // with NDOB. An initiator that described less cannot supply the block
+    // (a SAM-5 data overflow); one that described more believes the command
+    // moves more than one block (a WRITE mistaken for a WRITE SAME would
+    // otherwise replicate its first block silently). Both are refused
+    // before anything is written; see data_out_length_mismatch().
+    if (task.expected_data_out_ != (ndob ? 0 : config_.block_size))
+        return task.complete_check(data_out_length_mismatch());
     task.lba_ = range->lba;
     task.blocks_ = range->blocks;
     task.cdb_bytes_[1] = cdb[1];
     task.scratch_.assign(config_.block_size, 0);
-    if (ndob) {  // no data-out buffer: the block is zeros
+    if (ndob) {  // no data-out buffer: the block is zeros (LBPRZ=1 pattern)
         task.phase_ = ScsiTask::Phase::awaiting_data_out;
         task.continuation_ = ScsiTask::Continuation::write_same;
-        (void)unmap_bit;
         return complete_data_out(task);
     }
     expect_data_out(task, task.scratch_, false, ScsiTask::Continuation::write_same);
@@ -136,7 +162,12 @@ void LogicalUnit::finish_write_same(ScsiTask& task) {
     const bool zeros = std::all_of(task.scratch_.begin(), task.scratch_.end(), [](auto b) { return b == 0; });
     const std::uint64_t offset = task.lba_ * config_.block_size;
     const std::uint64_t length = std::uint64_t{task.blocks_} * config_.block_size;
-    // SBC-3 5.46: UNMAP with a zero block may deallocate; LBPRZ=1 keeps reads zero.
+    // UNMAP bit (SBC-3 4.7 logical block provisioning, 5.42, 5.43): a thin LUN (LBPME=1, LBPWS=1,
+    // LBPWS10=1) deallocates, but only when the block is zeros: LBPRZ=1
+    // promises that a deallocated block reads as zeros, so any other block
+    // must be written. A fully provisioned LUN (LBPME=0, LBPWS=LBPWS10=0)
+    // has no unmap operation and the UNMAP bit is not evaluated: the command
+    // is an ordinary write of the block.
     if (unmap_bit && zeros && thin_provisioned()) {
         if (!backstore_->discard(offset, length))
             return task.complete_check(SenseBuilder{SenseKey::medium_error, Asc::write_error, {}, {}});
@@ -151,8 +182,6 @@ void LogicalUnit::finish_write_same(ScsiTask& task) {
 
 void LogicalUnit::unmap(ScsiTask& task, scsi::Cdb cdb) {
     if (!check_writable(task)) return;
-    // LBPU=0 in VPD B2h: UNMAP is not a supported command (SBC-3 5.28).
-    if (!thin_provisioned()) return task.complete_check(illegal(Asc::invalid_command_operation_code, 0));
     if (cdb[1] & 0x01) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, 0));  // ANCHOR
     const std::uint16_t length = wire::load_be<std::uint16_t>(cdb, 7);
     if (length == 0) return;

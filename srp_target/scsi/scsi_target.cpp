@@ -56,6 +56,11 @@ ScsiTask ScsiTarget::report_luns(std::span<const std::uint8_t> cdb) const {
         task.complete_check(SenseBuilder{SenseKey::illegal_request, Asc::invalid_field_in_cdb, FieldPointer{true, 0, {}}, {}});
         return task;
     }
+    // CONTROL byte NACA (SAM-5 5.2): no ACA here either.
+    if (cdb[11] & 0x04) {
+        task.complete_check(SenseBuilder{SenseKey::illegal_request, Asc::invalid_field_in_cdb, FieldPointer{true, 11, 2}, {}});
+        return task;
+    }
     const std::uint8_t select_report = cdb[2];
     const std::uint32_t allocation = wire::load_be<std::uint32_t>(cdb, 6);
     // SPC-4 6.33: an allocation length below 16 is an error.

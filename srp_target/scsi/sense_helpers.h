@@ -17,4 +17,14 @@ inline scsi::SenseBuilder bad_parameter(std::uint16_t byte, std::optional<std::u
                               scsi::FieldPointer{false, byte, bit}, {}};
 }
 
+// The Data-Out length the initiator described does not match what the CDB
+// implies. Every CDB field is valid, so INVALID FIELD IN CDB with a pointer
+// into the CDB would blame the wrong thing: the mismatch lies in the command
+// information unit's data length, which SPC-4 table D.2 names INVALID FIELD
+// IN COMMAND INFORMATION UNIT (0Eh/03h, as FCP-4 and SAS use it). No field
+// pointer: the field is outside the CDB and the parameter list.
+inline scsi::SenseBuilder data_out_length_mismatch() {
+    return scsi::SenseBuilder{scsi::SenseKey::illegal_request, scsi::Asc::invalid_field_in_command_iu, {}, {}};
+}
+
 }  // namespace srp::target

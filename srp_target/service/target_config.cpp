@@ -118,6 +118,8 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
         ("register-backstore-max", po::value(&register_max),
          "register backstores up to this size for zero-copy RDMA, bigger ones use bounce buffers (default 512M; 0: never)")
         ("bounce-chunks", po::value(&config.bounce_chunks), "128 KiB bounce chunks per channel (default 64)")
+        ("state-dir", po::value(&config.state_dir),
+         "directory for persistent state: one identity (UUID) file per LUN (default /var/lib/srp_target)")
         ("log-level", po::value(&config.log_level), "trace|debug|info|warn|error (default info)")
         ("stats-interval", po::value(&config.stats_interval_s), "seconds between statistics lines, 0: off (default 60)");
     po::variables_map vm;
@@ -175,6 +177,7 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
     if (config.max_channels_per_address == 0) throw ConfigError("--max-channels-per-address: at least 1");
     if (config.pollers == 0) config.pollers = std::max(1u, std::thread::hardware_concurrency());
     if (config.pollers > 256) throw ConfigError("--pollers: at most 256");
+    if (config.state_dir.empty()) throw ConfigError("--state-dir: empty path");
     static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
     if (std::find(std::begin(levels), std::end(levels), config.log_level) == std::end(levels))
         throw ConfigError("--log-level: '" + config.log_level + "' is not trace|debug|info|warn|error");

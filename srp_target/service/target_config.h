@@ -17,6 +17,8 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+inline constexpr const char* kDefaultStateDir = "/var/lib/srp_target";
+
 struct LunConfig {
     std::uint16_t number = 0;
     std::string path;              // empty: anonymous memory
@@ -48,6 +50,7 @@ struct TargetConfig {
     bool immediate_data = true;
     std::uint64_t register_backstore_max_bytes = 512ull << 20;
     std::uint32_t bounce_chunks = 64;
+    std::string state_dir = kDefaultStateDir;  // persistent logical unit identities
     std::string log_level = "info";
     std::uint32_t stats_interval_s = 60;
     bool help = false;

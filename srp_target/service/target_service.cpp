@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "common/wire/iu_parse.h"
+#include "srp_target/service/logical_units.h"
+#include "srp_target/service/lu_identity.h"
 
 namespace srp::target {
 
@@ -56,20 +58,13 @@ ConnectionEvent to_connection_event(rdma::CmEvent event) {
 }  // namespace
 
 TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
-    for (const auto& lun : config_.luns) {
-        BackstoreConfig store{lun.path, lun.size_bytes, lun.read_only};
-        if (lun.path == kDefaultBackstorePath) {
-            std::filesystem::create_directories(std::filesystem::path(lun.path).parent_path());
-            if (!std::filesystem::exists(lun.path)) store.size_bytes = kDefaultBackstoreBytes;
-        }
-        LogicalUnitConfig unit;
-        unit.block_size = lun.block_size;
-        unit.serial = lun.serial;
-        auto lu = std::make_shared<LogicalUnit>(std::make_unique<Backstore>(store), unit);
-        spdlog::info("LUN {}: {} ({} bytes, {}-byte blocks{}), serial {}", lun.number,
-                     lun.path.empty() ? "anonymous memory" : lun.path, lu->backstore().size_bytes(), lun.block_size,
-                     lun.read_only ? ", read-only" : "", lu->config().serial);
-        target_.add_lun(lun.number, std::move(lu));
+    for (auto& [number, lu] : build_logical_units(config_)) {
+        const auto& store = lu->backstore();
+        spdlog::info("LUN {}: {} ({} bytes, {}-byte blocks{}), serial {}, NAA 0x{:016x}{}", number,
+                     store.path().empty() ? "anonymous memory" : store.path(), store.size_bytes(), lu->block_size(),
+                     store.read_only() ? ", read-only" : "", lu->config().serial, lu->naa_identifier(),
+                     lu->config().uuid ? ", UUID " + format_uuid(*lu->config().uuid) : "");
+        target_.add_lun(number, std::move(lu));
     }
     devices_ = std::make_unique<rdma::DeviceList>(config_.pollers);
     if (devices_->devices().empty())

@@ -131,3 +131,41 @@ TEST_CASE("mark_written keeps the data and makes it reach the file on flush", "[
     in.seekg(8192 + 4096 + 7);
     CHECK(in.get() == static_cast<int>(static_cast<std::uint8_t>(4096 + 7)));
 }
+
+TEST_CASE("provisioning_status follows the file's holes and data", "[backstore]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    auto all = b.provisioning_status(0);
+    CHECK(!all.mapped);
+    CHECK(all.length_bytes == (1u << 20));
+    b.bytes()[8192] = 1;  // page 2 becomes data
+    auto hole = b.provisioning_status(0);
+    CHECK(!hole.mapped);
+    CHECK(hole.length_bytes == 8192);
+    auto data = b.provisioning_status(8192 + 100);
+    CHECK(data.mapped);
+    CHECK(data.length_bytes == 4096 - 100);
+    auto tail = b.provisioning_status(12288);
+    CHECK(!tail.mapped);
+    CHECK(tail.length_bytes == (1u << 20) - 12288);
+    CHECK(b.provisioning_status(1 << 20).length_bytes == 0);
+    REQUIRE(b.discard(8192, 4096).has_value());
+    CHECK(b.provisioning_status(0).length_bytes == (1u << 20));
+}
+
+TEST_CASE("provisioning_status of anonymous memory is one mapped-or-unknown extent", "[backstore]") {
+    Backstore b(BackstoreConfig{"", 1 << 20, false});
+    auto e = b.provisioning_status(4096);
+    CHECK(e.mapped);
+    CHECK(e.length_bytes == (1u << 20) - 4096);
+    b.prefetch(0, 1 << 20);  // a no-op hint, must not fault
+}
+
+TEST_CASE("prefetch of a file range is a hint that tolerates any range", "[backstore]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    b.prefetch(0, 1 << 20);
+    b.prefetch(4095, ~std::uint64_t{0});  // clamped to the end
+    b.prefetch(2 << 20, 4096);            // past the end: ignored
+    CHECK(b.bytes()[0] == 0);
+}

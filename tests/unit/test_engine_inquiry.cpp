@@ -1,4 +1,4 @@
-// INQUIRY, VPD pages, READ CAPACITY, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, unknown LUNs.
+// INQUIRY, VPD pages, READ CAPACITY, REPORT LUNS, unknown LUNs.
 #include "tests/unit/engine_fixture.h"
 
 using namespace srp::test;
@@ -123,7 +123,7 @@ TEST_CASE("READ CAPACITY (16) with 4096-byte blocks", "[engine][capacity]") {
 
 TEST_CASE("SERVICE ACTION IN (16) with an unknown action", "[engine][capacity]") {
     Engine e;
-    auto r = e.run(hex("9e 12 00 00 00 00 00 00 00 00 00 00 00 20 00 00"));
+    auto r = e.run(hex("9e 13 00 00 00 00 00 00 00 00 00 00 00 20 00 00"));  // REPORT REFERRALS
     CHECK_SENSE(r, illegal_request, invalid_field_in_cdb);
     CHECK(to_hex(std::span(r.sense).subspan(15, 3)) == "cc 00 01");
 }
@@ -179,51 +179,4 @@ TEST_CASE("REQUEST SENSE to a missing LUN reports LOGICAL UNIT NOT SUPPORTED in 
     CHECK(r.status == Status::good);
     CHECK(r.data[2] == 0x05);
     CHECK(r.data[12] == 0x25);
-}
-
-TEST_CASE("REPORT SUPPORTED OPERATION CODES: all commands", "[engine][rsoc]") {
-    Engine e;
-    auto r = e.run(hex("a3 0c 00 00 00 00 00 00 10 00 00 00"));
-    REQUIRE(r.status == Status::good);
-    const auto length = srp::wire::load_be<std::uint32_t>(r.data, 0);
-    CHECK(length == r.data.size() - 4);
-    CHECK(length % 8 == 0);
-    bool found_read16 = false, found_pr_out_clear = false;
-    for (std::size_t at = 4; at < r.data.size(); at += 8) {
-        if (r.data[at] == 0x88) {
-            found_read16 = true;
-            CHECK(srp::wire::load_be<std::uint16_t>(r.data, at + 6) == 16);
-        }
-        if (r.data[at] == 0x5f && r.data[at + 3] == 0x03 && (r.data[at + 5] & 1)) found_pr_out_clear = true;
-    }
-    CHECK(found_read16);
-    CHECK(found_pr_out_clear);
-}
-
-TEST_CASE("REPORT SUPPORTED OPERATION CODES: one command - supported", "[engine][rsoc]") {
-    Engine e;
-    auto r = e.run(hex("a3 0c 01 28 00 00 00 00 00 40 00 00"));
-    CHECK(to_hex(r.data) == "00 03 00 0a 28 f8 ff ff ff ff 00 ff ff 04");
-}
-
-TEST_CASE("REPORT SUPPORTED OPERATION CODES: one command - not supported", "[engine][rsoc]") {
-    Engine e;
-    auto r = e.run(hex("a3 0c 01 c5 00 00 00 00 00 40 00 00"));
-    CHECK(to_hex(r.data) == "00 01 00 00");
-}
-
-TEST_CASE("REPORT SUPPORTED OPERATION CODES: service action form", "[engine][rsoc]") {
-    Engine e;
-    auto r = e.run(hex("a3 0c 02 9e 00 10 00 00 00 40 00 00"));
-    CHECK(r.data[1] == 0x03);
-    CHECK(r.data[4] == 0x9e);
-    auto wrong = e.run(hex("a3 0c 01 9e 00 00 00 00 00 40 00 00"));
-    CHECK_SENSE(wrong, illegal_request, invalid_field_in_cdb);
-}
-
-TEST_CASE("REPORT SUPPORTED OPERATION CODES with timeouts descriptors", "[engine][rsoc]") {
-    Engine e;
-    auto r = e.run(hex("a3 0c 80 00 00 00 00 00 10 00 00 00"));
-    CHECK((srp::wire::load_be<std::uint32_t>(r.data, 0) % 20) == 0);
-    CHECK((r.data[4 + 5] & 0x02) != 0);
 }

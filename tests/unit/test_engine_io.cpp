@@ -125,7 +125,8 @@ TEST_CASE("WRITE to a read-only LUN: DATA PROTECT - WRITE PROTECTED", "[engine][
 TEST_CASE("WRITE with less data described than the CDB needs is refused", "[engine][io]") {
     Engine e;
     auto r = e.run(cdb10(0x2a, 0, 8), pattern(4096, 1), Engine::kNexus, 2048);
-    CHECK_SENSE(r, illegal_request, invalid_field_in_cdb);
+    CHECK_SENSE(r, illegal_request, invalid_field_in_command_iu);
+    CHECK(to_hex(r.sense) == "70 00 05 00 00 00 00 0a 00 00 00 00 0e 03 00 00 00 00");
 }
 
 TEST_CASE("WRITE with more data described reports the unused bytes", "[engine][io]") {
@@ -298,10 +299,12 @@ TEST_CASE("UNMAP with parameter list length 0 does nothing", "[engine][io]") {
     CHECK(e.run(hex("42 00 00 00 00 00 00 00 00 00")).status == Status::good);
 }
 
-TEST_CASE("UNMAP on a read-only LUN is write protected", "[engine][io]") {
+TEST_CASE("UNMAP on a read-only LUN does not exist: LBPU=0 there", "[engine][io]") {
+    // A read-only LUN is fully provisioned (VPD B2h all zero), so UNMAP is
+    // an unsupported command, as RSOC reports, rather than a write.
     Engine e(512, 64, true);
-    CHECK_SENSE(e.run(hex("42 00 00 00 00 00 00 00 18 00"), std::vector<std::uint8_t>(24, 0)), data_protect,
-                write_protected);
+    auto r = e.run(hex("42 00 00 00 00 00 00 00 18 00"), std::vector<std::uint8_t>(24, 0));
+    CHECK(to_hex(r.sense) == "70 00 05 00 00 00 00 0a 00 00 00 00 20 00 00 c0 00 00");
 }
 
 TEST_CASE("COMPARE AND WRITE: match writes the new data", "[engine][io]") {

@@ -24,6 +24,16 @@ TEST_CASE("config: no arguments serve the default backstore on 0.0.0.0:5555", "[
     CHECK(c.queue_depth == 128);
     CHECK(c.max_iu_size == 8276);
     CHECK(c.pollers >= 1);
+    CHECK(c.state_dir == "/var/lib/srp_target");
+}
+
+TEST_CASE("config: --state-dir on the command line and in a config file", "[config]") {
+    CHECK(parse({"--state-dir", "/tmp/s"}).state_dir == "/tmp/s");
+    srp::test::TempDir dir;
+    std::ofstream(dir.file("t.conf")) << "state-dir = /srv/srp-state\n";
+    const std::string path = dir.file("t.conf");
+    CHECK(parse({"--config", path.c_str()}).state_dir == "/srv/srp-state");
+    CHECK_THROWS_WITH(parse({"--state-dir", ""}), Catch::Contains("--state-dir"));
 }
 
 TEST_CASE("config: LUN options", "[config]") {

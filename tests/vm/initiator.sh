@@ -21,7 +21,7 @@ vm_step "soft-RoCE and our target"
 rxe_up || exit 1
 GUID=$(tr -d : < /sys/class/infiniband/$RDMA_DEV/node_guid)
 dd if=/dev/zero of=/tmp/lun0.img bs=1M count=$SIZE_MB status=none
-$BUILD/srp_target/srp_target --lun path=/tmp/lun0.img --listen "$RDMA_IP:5555" --pollers 1 --stats-interval 0 > $LOG 2>&1 &
+$BUILD/srp_target/srp_target --lun path=/tmp/lun0.img --state-dir /tmp/srp_target-state --listen "$RDMA_IP:5555" --pollers 1 --stats-interval 0 > $LOG 2>&1 &
 PID=$!
 for _ in $(seq 200); do grep -q "srp_target ready" $LOG && break; sleep 0.1; done
 grep -q "srp_target ready" $LOG || fail "target did not start"

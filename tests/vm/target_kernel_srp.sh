@@ -16,7 +16,7 @@ start_target() {  # extra options
 	# The log is appended to across restarts: wait for a new "ready" line.
 	local before
 	before=$(grep -c "srp_target ready" $LOG 2>/dev/null)
-	$TARGET --lun path=$FILE,serial=VMTEST0001 --listen "$RDMA_IP:$PORT" --pollers 2 --stats-interval 0 "$@" >> $LOG 2>&1 &
+	$TARGET --lun path=$FILE,serial=VMTEST0001 --state-dir /tmp/srp_target-state --listen "$RDMA_IP:$PORT" --pollers 2 --stats-interval 0 "$@" >> $LOG 2>&1 &
 	TARGET_PID=$!
 	for _ in $(seq 200); do
 		[ "$(grep -c "srp_target ready" $LOG)" -gt "${before:-0}" ] && return 0
