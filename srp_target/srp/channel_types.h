@@ -15,7 +15,9 @@
 
 namespace srp::target {
 
-// Counters for the periodic statistics line; relaxed atomics, any thread.
+// Counters for the periodic statistics line, bumped from any thread with
+// plain atomic increments (sequentially consistent, not relaxed). Read one
+// by one, so a statistics line is not a consistent snapshot of them all.
 struct TargetStats {
     std::atomic<std::uint64_t> logins{0}, login_rejects{0}, channels_closed{0};
     std::atomic<std::uint64_t> commands{0}, check_conditions{0}, task_management{0};

@@ -15,9 +15,10 @@ namespace srp::target {
 
 class RdmaPlan {
 public:
-    // Builds ops moving `bytes` between remote and local. False when the
-    // descriptors describe fewer than `bytes` (the caller checked) or a
-    // descriptor is empty.
+    // Builds ops moving `bytes` between remote and local. Zero-length
+    // descriptors are skipped (SRP r16a 5.8.2 allows them). False when the
+    // descriptors describe fewer than `bytes`. With bytes == 0 it builds no
+    // op: callers must not post such a plan (an empty chain is refused).
     bool build(std::span<const fabric::RemoteSegment> remote, std::span<const fabric::LocalSegment> local,
                std::uint64_t bytes, std::uint32_t max_sge);
     std::span<const fabric::RdmaOp> ops() const noexcept { return ops_; }
