@@ -51,6 +51,7 @@ std::string_view asc_name(std::uint16_t asc_ascq) noexcept {
         case Asc::power_on_reset: return "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED";
         case Asc::bus_device_reset_function_occurred: return "BUS DEVICE RESET FUNCTION OCCURRED";
         case Asc::i_t_nexus_loss_occurred: return "I_T NEXUS LOSS OCCURRED";
+        case Asc::commands_cleared_by_another_initiator: return "COMMANDS CLEARED BY ANOTHER INITIATOR";
         case Asc::mode_parameters_changed: return "MODE PARAMETERS CHANGED";
         case Asc::reservations_preempted: return "RESERVATIONS PREEMPTED";
         case Asc::reservations_released: return "RESERVATIONS RELEASED";

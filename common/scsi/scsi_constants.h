@@ -98,6 +98,7 @@ enum class Asc : std::uint16_t {
     power_on_reset = 0x2900,
     bus_device_reset_function_occurred = 0x2903,
     i_t_nexus_loss_occurred = 0x2907,
+    commands_cleared_by_another_initiator = 0x2F00,
     mode_parameters_changed = 0x2A01,
     reservations_preempted = 0x2A03,
     reservations_released = 0x2A04,

@@ -132,6 +132,11 @@ void LogicalUnit::detach_nexus(NexusId nexus) {
     reservations_.on_nexus_gone(nexus);
 }
 
+void LogicalUnit::raise_unit_attention(NexusId nexus, Asc asc) {
+    std::lock_guard lock(state_mutex_);
+    establish_unit_attention(nexus, asc);
+}
+
 bool LogicalUnit::holds_registration(NexusId nexus) {
     std::lock_guard lock(state_mutex_);
     return reservations_.is_registered(nexus);

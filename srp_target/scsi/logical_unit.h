@@ -56,6 +56,9 @@ public:
     void attach_nexus(NexusId nexus);
     void detach_nexus(NexusId nexus);
     bool holds_registration(NexusId nexus);
+    // A unit attention the transport's task management raises (SPC-4 7.5.7,
+    // COMMANDS CLEARED BY ANOTHER INITIATOR when another nexus cleared tasks).
+    void raise_unit_attention(NexusId nexus, scsi::Asc asc);
     // The nexus id will not return: a later attach of it is a first arrival.
     void forget_nexus(NexusId nexus);
 

@@ -88,6 +88,7 @@ void Channel::fan_out_tmf(Request& tmf, const AbortScope& scope) {
 void Channel::apply_abort(const AbortOrder& order) {
     const AbortScope& scope = order.scope;
     const bool one_task = scope.function == static_cast<std::uint8_t>(TaskManagementFunction::abort_task);
+    bool aborted_any = false;
     if (scope.all_nexuses || scope.nexus == nexus_) {
         for (Request& victim : requests_) {
             if (victim.is_tmf || victim.state == RequestState::free) continue;
@@ -95,6 +96,7 @@ void Channel::apply_abort(const AbortOrder& order) {
             if (victim.state == RequestState::responding) continue;  // already answered
             spdlog::info("[{}] aborting request {} in state {} (task management 0x{:02x})", params_.name, victim.index,
                          to_string(victim.state), scope.function);
+            aborted_any = true;
             if (victim.state == RequestState::waiting) {  // nothing posted: it ends now
                 std::erase(deferred_, victim.index);
                 ++pending_credits_;  // the aborted command's credit rides on a later response
@@ -106,6 +108,13 @@ void Channel::apply_abort(const AbortOrder& order) {
             victim.abort_waiters.push_back(order.tracker);
         }
     }
+    // The control mode page reports TAS=0: a nexus whose tasks another
+    // nexus's CLEAR TASK SET aborted learns it from a unit attention (SPC-4
+    // 7.5.7). LOGICAL UNIT RESET raises its own (engine reset()).
+    if (aborted_any && nexus_ != scope.nexus &&
+        scope.function == static_cast<std::uint8_t>(TaskManagementFunction::clear_task_set))
+        if (LogicalUnit* unit = target_.find(scope.lun))
+            unit->raise_unit_attention(nexus_, scsi::Asc::commands_cleared_by_another_initiator);
     order.tracker->done();  // this channel has scanned
 }
 

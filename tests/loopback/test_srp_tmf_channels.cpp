@@ -112,6 +112,33 @@ TEST_CASE("LOGICAL UNIT RESET aborts the tasks of another I_T nexus and gives it
     CHECK(ua->asc() == 0x2903);  // BUS DEVICE RESET FUNCTION OCCURRED (SAM-5 7.7)
 }
 
+TEST_CASE("CLEAR TASK SET aborts another nexus's task and tells it COMMANDS CLEARED BY ANOTHER INITIATOR",
+          "[loopback][tmf][multichannel]") {
+    LoopbackTarget t;
+    auto& a = t.link();
+    auto& other = t.add_link(68, 2);
+    other.target_side->hold_completions(true);
+    other.command(write16(6), true, 0, 512);
+    other.pump();
+    a.tmf(0x04, 0);
+    pump_all(t, 2);
+    CHECK(a.responses().empty());
+    other.target_side->hold_completions(false);
+    pump_all(t, 2);
+    auto answered = a.responses();
+    REQUIRE(answered.size() == 1);
+    CHECK(tmf_code(answered[0]) == 0x00);
+    CHECK(other.responses().empty());
+    other.command(kTestUnitReady, false, 0, 0);
+    auto ua = other.response();
+    REQUIRE(ua);
+    CHECK(ua->status() == 2);
+    CHECK(ua->asc() == 0x2F00);  // SPC-4 7.5.7 with TAS=0 in the control mode page
+    // The issuing nexus gets none.
+    a.command(kTestUnitReady, false, 0, 0);
+    CHECK(a.response()->status() == 0);
+}
+
 TEST_CASE("ABORT TASK SET leaves the tasks of another I_T nexus alone", "[loopback][tmf][multichannel]") {
     LoopbackTarget t;
     auto& a = t.link();
