@@ -255,12 +255,17 @@ std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
                     chain_failed_[id] = static_cast<std::uint8_t>(1 + static_cast<int>(c.status));
                 continue;
             }
-            if (!outstanding_chain(id)) continue;  // not ours (already reported as flushed)
-            send_outstanding_ -= chain_lengths_[id];
-            chain_lengths_[id] = 0;
-            if (chain_failed_[id] != 0 && chain_failed_[id] != kChainAbandoned)
-                c.status = static_cast<fabric::CompletionStatus>(chain_failed_[id] - 1);
-            chain_failed_[id] = 0;
+            // The signaled end of a chain retires all its work requests and
+            // reports the chain (with its first member's error, if any). An
+            // end whose chain is no longer tracked (its owner reused the
+            // wr_id too early) is still reported, as it always was.
+            if (outstanding_chain(id)) {
+                send_outstanding_ -= chain_lengths_[id];
+                chain_lengths_[id] = 0;
+                if (chain_failed_[id] != 0 && chain_failed_[id] != kChainAbandoned)
+                    c.status = static_cast<fabric::CompletionStatus>(chain_failed_[id] - 1);
+                chain_failed_[id] = 0;
+            }
             out[produced++] = c;
         }
     }
