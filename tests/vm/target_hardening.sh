@@ -6,6 +6,9 @@
 # Each check prints "ok: ..." or fails with "FAIL: ..." and the target log tail.
 # usage: target_hardening.sh <repo root> <build dir> [section...]
 #   sections: tmf scsi identity limits cycles (default: all)
+# ib_srp opens at most one channel per online CPU: boot the guest with
+# VMX_CPUS=4 (ctest does) for ch_count=4 to give 4 channels; with fewer CPUs
+# the channel checks and --max-channels use what ch_count=4 can open.
 set -u
 source "$1/scripts/vm/guest-lib.sh"
 TARGET=$2/srp_target/srp_target
@@ -54,6 +57,9 @@ lun_dev() {
 	done
 	return 1
 }
+# rd LBA COUNT: COUNT blocks from LBA with O_DIRECT in one read (512-byte
+# reads cost a round trip each, slow under TCG)
+rd() { dd if=$DEV bs=$(($2 * 512)) skip=$(($1 * 512)) count=1 iflag=direct,skip_bytes status=none; }
 sg_of() { ls /sys/block/${1#/dev/}/device/scsi_generic/ | sed 's|^|/dev/|'; }
 fio_verify() {  # name, extra fio args
 	local name=$1; shift
@@ -123,8 +129,12 @@ since_start | awk '/task management 0x08 for LUN/ { if (r) print line; r++; line
 aborted=$(since_start | grep -c "aborting request .*(task management 0x08)")
 other=$(cross)
 info "$aborted request(s) in flight were aborted, $other of them on a channel other than the reset's; $(dmesg | grep -c 'SRP abort called') later timed out in the kernel and were aborted (ABORT TASK) and retried"
-[ "$other" -gt 0 ] || fail "no LUN RESET caught a request in flight on another channel ($resets resets)"
-ok "fio verify (4 jobs, write phase under $resets LUN resets from sg_reset --device) passed; each reset logged as task management 0x08; victims aborted on other channels"
+[ "$other" -gt 0 ] || [ "$CH_WANT" -lt 2 ] || fail "no LUN RESET caught a request in flight on another channel ($resets resets)"
+# The kernel's ABORT TASKs for the victims were answered with success: no
+# error-handler escalation to a device reset of its own or a host reset.
+[ "$(dmesg | grep -c 'reset_device called')" -eq "$resets" ] && ! dmesg | grep -q "reset_host called" ||
+	{ dmesg | grep -iE "srp|reset" | tail -20; fail "the SCSI error handler escalated after the LUN resets"; }
+ok "fio verify ($CH_WANT jobs, write phase under $resets LUN resets from sg_reset --device) passed; each reset logged as task management 0x08; victims aborted on other channels"
 fio_verify after_reset --randseed=4242 --size=32M
 ok "fresh verify pass over the first 32 MiB after the resets: the target keeps serving"
 for kind in target bus; do
@@ -151,22 +161,26 @@ sg_opcodes -m $DEV > /tmp/opc.out 2>&1 || { cat /tmp/opc.out; fail "sg_opcodes";
 # one line per command: OP[,SA] and its CDB usage data
 awk '/^ [0-9a-f][0-9a-f] /{ id = ($3 ~ /,/) ? $1 : $1 "," $2; next }
      /cdb usage:/{ sub(/.*cdb usage: */, ""); sub(/ *$/, ""); print id " " $0 }' /tmp/opc.out > /tmp/opc.list
+# (bash pattern tests, not a grep per command: every process start is slow under TCG)
+mapfile -t OPC < /tmp/opc.list
+usage_of() { local l; for l in "${OPC[@]}"; do [ "${l%% *}" = "$1" ] && { echo "${l#* }"; return 0; }; done; return 1; }
 for want_op in 2e 2f 34 41 42 8e 8f 90 93 ae af 9e,10 9e,12 a3,c; do
-	grep -q "^$want_op " /tmp/opc.list || { cat /tmp/opc.out; fail "sg_opcodes lacks $want_op"; }
+	usage_of $want_op > /dev/null || { cat /tmp/opc.out; fail "sg_opcodes lacks $want_op"; }
 done
-for no_op in 8b 9c 7f; do  # ORWRITE(16), WRITE ATOMIC(16), 32-byte CDBs
-	grep -q "^$no_op[ ,]" /tmp/opc.list && { cat /tmp/opc.out; fail "sg_opcodes lists $no_op"; }
+for l in "${OPC[@]}"; do  # ORWRITE(16), WRITE ATOMIC(16), 32-byte CDBs
+	case "$l" in 8b\ *|9c\ *|7f*) cat /tmp/opc.out; fail "sg_opcodes lists ${l%% *}" ;; esac
 done
-grep -qx "af e6 ff ff ff ff ff ff ff ff 00 04" <(sed -n 's/^af //p' /tmp/opc.list) || fail "VERIFY(12) usage: $(grep '^af ' /tmp/opc.list)"
-grep -qx "93 f9 ff ff ff ff ff ff ff ff ff ff ff ff 00 04" <(sed -n 's/^93 //p' /tmp/opc.list) ||
-	fail "WRITE SAME(16) usage on a thin LUN (UNMAP, NDOB): $(grep '^93 ' /tmp/opc.list)"
-info "sg_opcodes: $(wc -l < /tmp/opc.list) commands listed"
+[ "$(usage_of af)" = "af e6 ff ff ff ff ff ff ff ff 00 04" ] || fail "VERIFY(12) usage: $(usage_of af)"
+[ "$(usage_of 93)" = "93 f9 ff ff ff ff ff ff ff ff ff ff ff ff 00 04" ] ||
+	fail "WRITE SAME(16) usage on a thin LUN (UNMAP, NDOB): $(usage_of 93)"
+info "sg_opcodes: ${#OPC[@]} commands listed"
 # one-command form: exact CDB usage data
 opc_one() {  # OP[,SA] expected-usage-data
 	sg_opcodes --opcode=$1 $DEV > /tmp/opc1.out 2>&1 || { cat /tmp/opc1.out; fail "sg_opcodes --opcode=$1"; }
-	grep -q "supported \[conforming to SCSI standard\]" /tmp/opc1.out || { cat /tmp/opc1.out; fail "sg_opcodes --opcode=$1: not supported"; }
-	local usage
-	usage=$(sed -n 's/.*Usage data: *//p' /tmp/opc1.out | tr -s ' ' | sed 's/ *$//')
+	local out usage
+	out=$(< /tmp/opc1.out)
+	[[ $out == *"supported [conforming to SCSI standard]"* ]] || { cat /tmp/opc1.out; fail "sg_opcodes --opcode=$1: not supported"; }
+	usage=${out#*Usage data: }; usage=${usage%%$'\n'*}; usage=${usage%"${usage##*[! ]}"}
 	[ "$usage" = "$2" ] || { cat /tmp/opc1.out; fail "sg_opcodes --opcode=$1: usage '$usage', expected '$2'"; }
 }
 opc_one 0x28 "28 e0 ff ff ff ff 00 ff ff 04"
@@ -180,16 +194,22 @@ grep -q "NOT supported" /tmp/opc1.out || { cat /tmp/opc1.out; fail "sg_opcodes -
 ok "sg_opcodes: new commands listed, ORWRITE/WRITE ATOMIC not; one-command usage data of 28h, 12h, 2Fh, 90h, 41h, 9Eh/12h exact; 8Bh NOT supported"
 
 # WRITE SAME: one 512-byte pattern block over 64 blocks, read back with O_DIRECT
+repeat() {  # FILE COUNT OUT: FILE COUNT times (doubling: few processes)
+	cp $1 $3
+	local k
+	for ((k = 1; k < $2; k *= 2)); do cat $3 $3 > $3.t; mv $3.t $3; done
+	truncate -s $(( $2 * $(stat -c %s $1) )) $3
+}
 dd if=/dev/urandom of=/tmp/pat bs=512 count=1 status=none
-for i in $(seq 64); do cat /tmp/pat; done > /tmp/pat64
+repeat /tmp/pat 64 /tmp/pat64; repeat /tmp/pat 100 /tmp/pat100
 sg_write_same --10 --in=/tmp/pat --lba=4096 --num=64 $DEV > /tmp/ws.out 2>&1 || { cat /tmp/ws.out; fail "sg_write_same (10)"; }
-cmp /tmp/pat64 <(dd if=$DEV bs=512 skip=4096 count=64 iflag=direct status=none) || fail "WRITE SAME(10) pattern not read back"
+cmp /tmp/pat64 <(rd 4096 64) || fail "WRITE SAME(10) pattern not read back"
 sg_write_same --16 --in=/tmp/pat --lba=6000 --num=100 $DEV > /tmp/ws.out 2>&1 || { cat /tmp/ws.out; fail "sg_write_same (16)"; }
-cmp <(for i in $(seq 100); do cat /tmp/pat; done) <(dd if=$DEV bs=512 skip=6000 count=100 iflag=direct status=none) ||
+cmp /tmp/pat100 <(rd 6000 100) ||
 	fail "WRITE SAME(16) pattern not read back"
 ok "WRITE SAME (10) and (16) replicate the block (read back with O_DIRECT)"
 # Data-Out of other than one block: refused before anything is written
-before=$(dd if=$DEV bs=512 skip=8000 count=8 iflag=direct status=none | md5sum)
+before=$(rd 8000 8 | md5sum)
 sg_write_same -v --10 --in=/tmp/pat --xferlen=256 --lba=8000 --num=8 $DEV > /tmp/ws.out 2>&1; rc=$?
 [ $rc -eq 5 ] || { cat /tmp/ws.out; fail "WRITE SAME with a 256-byte Data-Out: exit $rc, expected 5"; }
 expect_sense /tmp/ws.out "Illegal Request" "Invalid field in command information unit" "WRITE SAME with a 256-byte Data-Out"
@@ -197,7 +217,7 @@ head -c 1024 /dev/urandom > /tmp/pat2
 sg_write_same -v --10 --in=/tmp/pat2 --xferlen=1024 --lba=8000 --num=8 $DEV > /tmp/ws.out 2>&1; rc=$?
 [ $rc -eq 5 ] || { cat /tmp/ws.out; fail "WRITE SAME with a 1024-byte Data-Out: exit $rc, expected 5"; }
 expect_sense /tmp/ws.out "Illegal Request" "Invalid field in command information unit" "WRITE SAME with a 1024-byte Data-Out"
-[ "$(dd if=$DEV bs=512 skip=8000 count=8 iflag=direct status=none | md5sum)" = "$before" ] || fail "a refused WRITE SAME changed the blocks"
+[ "$(rd 8000 8 | md5sum)" = "$before" ] || fail "a refused WRITE SAME changed the blocks"
 ok "WRITE SAME with a 256- or 1024-byte Data-Out: ILLEGAL REQUEST, INVALID FIELD IN COMMAND IU (0E/03), blocks unchanged"
 
 # VERIFY
@@ -253,7 +273,7 @@ case "$got2" in
 "2000 "*" deallocated;") [ "$(echo "$got2" | cut -d' ' -f2)" -ge $((18432 - 8192)) ] || fail "GET LBA STATUS after WRITE SAME UNMAP: '$got2'" ;;
 *) cat /tmp/lbas.out; fail "GET LBA STATUS after WRITE SAME UNMAP: '$got2'" ;;
 esac
-[ "$(dd if=$DEV bs=512 skip=16384 count=2048 iflag=direct status=none | tr -d '\0' | wc -c)" -eq 0 ] || fail "unmapped blocks not zero"
+[ "$(rd 16384 2048 | tr -d '\0' | wc -c)" -eq 0 ] || fail "unmapped blocks not zero"
 ok "GET LBA STATUS: hole/data/hole of the sparse file exact; WRITE SAME UNMAP of zeros deallocates (now '$got2')"
 
 # ORWRITE (16) and WRITE ATOMIC (16): not implemented
@@ -354,7 +374,11 @@ info "open fds: $fd0 -> $fd1"
 info "VmRSS: $rss0 kB -> $rss1 kB"
 [ "$logins" -eq "$closed" ] || fail "$logins channel logins but $closed channels closed"
 [ "$fd1" -eq "$fd0" ] || fail "open descriptors grew from $fd0 to $fd1 over $n cycles"
-[ $((rss1 - rss0)) -le 4096 ] || fail "VmRSS grew by $((rss1 - rss0)) kB over $n cycles"
+# A ch_count=2 session allocates about 20 MiB of channel buffers (two x 8 MiB
+# bounce + receive ring + tables); malloc keeps some of it (RSS steps of one
+# channel's buffers seen, then flat). Growth of a session per cycle would be
+# hundreds of MiB; less than one session's worth is allowed.
+[ $((rss1 - rss0)) -le 16384 ] || fail "VmRSS grew by $((rss1 - rss0)) kB over $n cycles"
 [ $n -ge 10 ] || fail "only $n cycles in ${secs}s"
 login
 cmp <(dd if=$DEV bs=1M count=4 iflag=direct status=none) <(dd if=$FILE bs=1M count=4 status=none) || fail "read after the cycles"
