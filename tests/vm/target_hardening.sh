@@ -143,6 +143,20 @@ for kind in target bus; do
 	sg_reset -N --$kind $SG > /tmp/reset.out 2>&1
 	info "sg_reset -N --$kind: exit $? ($(tr '\n' ' ' < /tmp/reset.out | cut -c1-120))"
 done
+# A host reset (what sg_reset --target escalates to without -N) makes
+# ib_srp reconnect every channel while I/O is in flight.
+fio --name=hostreset --filename=$DEV --rw=randwrite --bsrange=4k-128k --size=16M --iodepth=32 --ioengine=libaio \
+	--direct=1 --verify=crc32c --verify_fatal=1 --do_verify=1 > /tmp/fio-hostreset.log 2>&1 &
+FIO=$!
+logins=$(since_start | grep -c "login accepted")
+sleep 1
+sg_reset --host $SG > /tmp/reset.out 2>&1; rc=$?
+kill -0 $FIO 2>/dev/null || fail "fio ended before the host reset"
+wait $FIO || { tail -20 /tmp/fio-hostreset.log; fail "fio verify across a host reset (ib_srp reconnect)"; }
+new_logins=$(( $(since_start | grep -c "login accepted") - logins ))
+info "sg_reset --host: exit $rc; ib_srp logged in $new_logins channel(s) again; $(dmesg | grep -c 'reset_host called') host reset(s) in dmesg"
+[ $rc -eq 0 ] && [ "$new_logins" -eq "$CH_WANT" ] || { cat /tmp/reset.out; fail "host reset: exit $rc, $new_logins new channel logins, expected $CH_WANT"; }
+ok "host reset during fio verify: all $CH_WANT channels reconnected, verify passed"
 srp_logout
 stop_target
 fi
