@@ -157,6 +157,44 @@ new_logins=$(( $(since_start | grep -c "login accepted") - logins ))
 info "sg_reset --host: exit $rc; ib_srp logged in $new_logins channel(s) again; $(dmesg | grep -c 'reset_host called') host reset(s) in dmesg"
 [ $rc -eq 0 ] && [ "$new_logins" -eq "$CH_WANT" ] || { cat /tmp/reset.out; fail "host reset: exit $rc, $new_logins new channel logins, expected $CH_WANT"; }
 ok "host reset during fio verify: all $CH_WANT channels reconnected, verify passed"
+
+# LUN RESET affects every I_T nexus (SAM-5): I/O of a second session
+# (initiator_ext 2) is aborted by a reset sent through the first.
+hosts=$(ls /sys/class/scsi_host)
+mark=$(wc -l < $LOG)
+echo "id_ext=$GUID,ioc_guid=$GUID,initiator_ext=0000000000000002,dest=$RDMA_IP:$PORT,ch_count=2" \
+	> /sys/class/infiniband_srp/srp-$RDMA_DEV-1/add_target || fail "second session login"
+DEVB=
+for _ in $(seq 100); do
+	for h in /sys/class/scsi_host/*; do
+		echo "$hosts" | grep -qx "${h##*/}" && continue
+		for b in "$h"/device/target*/*/block/*; do [ -b "/dev/${b##*/}" ] && DEVB=/dev/${b##*/}; done
+	done
+	[ -n "$DEVB" ] && break
+	sleep 0.2
+done
+[ -n "$DEVB" ] || fail "no block device for the second session"
+echo 10 > /sys/block/${DEVB#/dev/}/device/timeout
+# the second session's nexus, as the target names it ("[nK.cJ ...]")
+NB=$(tail -n +$((mark + 1)) $LOG | grep "login accepted.*initiator 0000000000000002" | head -1 | sed 's/^[^[]*\[\(n[0-9]*\)\..*/\1/')
+[ -n "$NB" ] || fail "no login of initiator 0000000000000002... in the target log"
+fio --name=nexus2 --filename=$DEVB --rw=randwrite --bsrange=32k-256k --size=32M --offset_increment=32M --numjobs=2 \
+	--iodepth=32 --ioengine=libaio --direct=1 --verify=crc32c --verify_fatal=1 --do_verify=1 > /tmp/fio-nexus2.log 2>&1 &
+FIO=$!
+n2=0; resets2=0
+sleep 1
+while kill -0 $FIO 2>/dev/null && [ $resets2 -lt 10 ] && [ "$n2" -eq 0 ]; do
+	sg_reset --device $SG > /tmp/reset.out 2>&1 || { cat /tmp/reset.out; fail "sg_reset --device $SG (first session)"; }
+	resets2=$((resets2 + 1))
+	sleep 0.4
+	n2=$(tail -n +$((mark + 1)) $LOG | grep -c "\[$NB\.c[0-9]* .*aborting request .*(task management 0x08)")
+done
+wait $FIO || { tail -20 /tmp/fio-nexus2.log; fail "fio verify on the second session across LUN resets from the first"; }
+tmf_from=$(tail -n +$((mark + 1)) $LOG | grep "task management 0x08 for LUN" | sed 's/^[^[]*\[\(n[0-9]*\)\..*/\1/' | sort -u | tr '\n' ' ')
+info "$resets2 LUN reset(s) through $SG ($DEV, nexus ${tmf_from% }) aborted $n2 request(s) of nexus $NB ($DEVB)"
+[ "${tmf_from% }" != "$NB" ] || fail "the LUN resets arrived on the second session's nexus $NB"
+[ "$n2" -gt 0 ] || fail "no LUN RESET from the first nexus aborted a request of nexus $NB ($resets2 resets)"
+ok "LUN RESET from one I_T nexus aborts the other nexus's commands; fio verify on the other nexus passed"
 srp_logout
 stop_target
 fi
