@@ -89,6 +89,8 @@ public:
     void refuse_receives(bool refuse);
     bool connected() const;
     std::size_t posted_receives() const;
+    // SENDs posted under a wr_id whose previous SEND had not completed yet.
+    std::size_t reused_send_wr_ids() const;
 
 private:
     PostResult send_locked(std::uint64_t wr_id, LocalSegment iu);
