@@ -67,6 +67,7 @@ std::expected<std::unique_ptr<Session>, LoginFailure> Session::login(Connector c
 
 std::expected<void, LoginFailure> Session::open_all() {
     channels_.clear();
+    ++generation_;
     for (std::uint32_t i = 0; i < options_.channels; ++i) {
         // SRP r16a 6.2: the first channel of a nexus logs in SINGLE, the others MULTI.
         auto channel = open_channel(i == 0);
@@ -171,6 +172,33 @@ std::optional<std::span<std::uint8_t>> Session::allocate(std::size_t bytes) {
 
 void Session::release(std::span<std::uint8_t> buffer) {
     if (buffer.empty()) return;
+    // A command that still names the buffer may yet be served by the target:
+    // hold the memory back until it ended (see the header).
+    if (buffer_in_use(buffer)) return quarantine_.push_back(buffer);
+    free_range(buffer);
+}
+
+bool Session::buffer_in_use(std::span<const std::uint8_t> buffer) const {
+    for (const auto& ch : channels_)
+        for (const auto& s : ch->slots)
+            if (s.busy && !s.buffer.empty() && s.buffer.data() < buffer.data() + buffer.size() &&
+                buffer.data() < s.buffer.data() + s.buffer.size())
+                return true;
+    return false;
+}
+
+void Session::drain_quarantine() {
+    for (std::size_t i = 0; i < quarantine_.size();) {
+        if (buffer_in_use(quarantine_[i])) {
+            ++i;
+            continue;
+        }
+        free_range(quarantine_[i]);
+        quarantine_.erase(quarantine_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+}
+
+void Session::free_range(std::span<std::uint8_t> buffer) {
     const auto offset = static_cast<std::size_t>(buffer.data() - pool_.data());
     const std::size_t bytes = (buffer.size() + kPoolAlignment - 1) & ~(kPoolAlignment - 1);
     auto it = std::lower_bound(free_ranges_.begin(), free_ranges_.end(), std::make_pair(offset, std::size_t{0}));
@@ -197,11 +225,15 @@ std::optional<std::uint32_t> Session::registration_key(Channel& ch, std::span<co
 void Session::fail_channel(Channel& ch, const std::string& why) {
     if (ch.dead) return;
     ch.dead = true;
+    // A queue pair in error executes no more RDMA: from here on no buffer of
+    // this channel can be touched by the target, so every command may end.
     ch.link.connection->disconnect();
     for (auto& slot : ch.slots) {
+        slot.send_pending = false;  // the channel is never posted to again
         if (!slot.busy) continue;
         CommandResult r;
-        r.transport_error = true;
+        r.timed_out = !slot.is_tmf && slot.recovery != Recovery::none;
+        r.transport_error = !r.timed_out;
         r.error = why;
         finish(ch, slot, r);
     }

@@ -6,6 +6,19 @@
 // Thread: a Session is single threaded; the caller drives it with poll()
 // (execute() polls internally). Buffers passed to submit() must come from
 // allocate() and stay untouched until the command completes.
+//
+// Remote access to data buffers: the pool is registered once per channel
+// (one rkey), not per command: a registration per I/O costs a system call
+// and a page pin each time, the cost DESIGN 6 says to cut, and the fabric
+// seam has no memory windows. The exposure is bounded instead:
+//  - a command's callback runs only once the target can no longer touch its
+//    buffer: its SRP_RSP arrived, an ABORT TASK or LOGICAL UNIT RESET for it
+//    completed (SAM-5 7.2, 7.6: no data transfer for an aborted task after
+//    the TMF response), or its channel was disconnected (a queue pair in
+//    error executes no RDMA) and its registration goes with it;
+//  - release() of a buffer that a command still names is deferred until that
+//    command has ended (quarantine), so a buffer is never reused under a
+//    command the target may still serve.
 #pragma once
 
 #include <chrono>
@@ -44,6 +57,11 @@ struct SessionOptions {
     DescriptorMode descriptors = DescriptorMode::automatic;
     std::uint32_t indirect_piece_bytes = 4096;
     std::chrono::milliseconds command_timeout{30000};
+    // How long one task management step of the recovery of a timed-out
+    // command may take (ABORT TASK, then LOGICAL UNIT RESET, then reconnect),
+    // like the SCSI error handler's 10 s. A command's callback therefore runs
+    // at most command_timeout + 2 * tmf_timeout (+ a reconnect) after submit().
+    std::chrono::milliseconds tmf_timeout{10000};
     std::size_t pool_bytes = 64u << 20;        // registered memory for data buffers
 };
 
@@ -113,7 +131,9 @@ public:
     // Synchronous helpers. execute() retries a command that met a unit attention.
     CommandResult execute(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
                           std::span<std::uint8_t> buffer);
-    // Task management: returns the SRP RSP_CODE (0 complete, 4 not supported, 5 failed) or nullopt on a transport error.
+    // Task management: returns the SRP RSP_CODE (0 complete, 4 not supported,
+    // 5 failed) or nullopt on a transport error or when no answer came within
+    // tmf_timeout (the slot is then given up; a late answer is ignored).
     std::optional<std::uint8_t> task_management(std::uint16_t lun, wire::TaskManagementFunction function,
                                                 std::uint64_t task_tag = 0, std::size_t channel = 0);
     // Logs in again after a lost connection; outstanding commands were failed.
@@ -131,6 +151,13 @@ private:
     void finish(Channel& ch, Slot& slot, CommandResult result);
     void fail_channel(Channel& ch, const std::string& why);
     void check_timeouts();
+    void recover(Channel& ch, Slot& victim, std::chrono::steady_clock::time_point now);
+    void handle_tmf_response(Channel& ch, Slot& tmf, std::uint8_t code);
+    void end_recovery(Channel& ch, Slot& tmf, bool succeeded);
+    void release_slot(Channel& ch, Slot& slot);
+    void drain_quarantine();
+    bool buffer_in_use(std::span<const std::uint8_t> buffer) const;
+    void free_range(std::span<std::uint8_t> buffer);
     // Posts a TSK_MGMT IU on ch; the slot tracking it, or null (no credit, slot or connection).
     Slot* post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManagementFunction function, std::uint64_t task_tag);
     CommandResult execute_once(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
@@ -143,8 +170,12 @@ private:
     std::vector<std::uint8_t> pool_;
     std::vector<std::pair<std::size_t, std::size_t>> free_ranges_;  // offset, length
     std::vector<std::unique_ptr<Channel>> channels_;
+    std::vector<std::span<std::uint8_t>> quarantine_;  // released while a command still names them
     std::size_t next_channel_ = 0;
     std::uint64_t next_tag_ = 1;
+    std::uint64_t generation_ = 0;    // bumped by every open_all(): channels were replaced
+    std::size_t finished_ = 0;        // commands whose callback ran (poll() reports the difference)
+    bool reconnect_wanted_ = false;   // recovery escalated past LOGICAL UNIT RESET
 };
 
 }  // namespace srp::initiator

@@ -1,7 +1,9 @@
-// Session internals shared by session.cpp and session_io.cpp.
+// Session internals shared by session.cpp, session_io.cpp and session_tmf.cpp.
 #pragma once
 
 #include <chrono>
+#include <cstring>
+#include <memory>
 
 #include "srp_initiator/session.h"
 
@@ -14,17 +16,55 @@ inline constexpr std::uint64_t kReceiveTag = 1ull << 62;
 inline constexpr std::uint64_t kControlTag = 0xF0000;
 inline constexpr std::uint32_t kExtraReceives = 4;       // target-initiated IUs beyond the credits
 inline constexpr std::uint32_t kControlBytes = 64;
+// Slots per channel: the slot index is the SEND's wr_id and the low 16 bits of
+// the tag, and must stay below kControlTag.
+inline constexpr std::uint32_t kMaxSlots = 4096;
+static_assert(kMaxSlots <= 0x10000 && kMaxSlots < kControlTag);
+
+// Tags: a sequence number above the slot index (SRP tags are opaque to the target).
+inline constexpr std::uint64_t kSlotMask = 0xffff;
+inline wire::Tag to_tag(std::uint64_t value) {
+    wire::Tag t;
+    std::memcpy(t.data(), &value, sizeof value);
+    return t;
+}
+inline std::uint64_t from_tag(const wire::Tag& t) {
+    std::uint64_t value;
+    std::memcpy(&value, t.data(), sizeof value);
+    return value;
+}
+
+// What a timed-out command is waiting for: the kernel's SCSI error handler
+// order (scsi_eh: abort, then LUN reset, then host reset = reconnect).
+enum class Recovery : std::uint8_t {
+    none,          // running within its timeout
+    abort_wanted,  // timed out; an ABORT TASK waits for a credit
+    abort_sent,    // ABORT TASK in flight
+    reset_wanted,  // the abort failed or timed out; a LOGICAL UNIT RESET waits for a credit
+    reset_sent,    // LOGICAL UNIT RESET in flight
+};
+std::string_view to_string(Recovery r) noexcept;
 
 struct Session::Slot {
+    // A slot is free only when neither holds: its tag may still be answered
+    // (busy) and its wr_id may still complete (send_pending). Reusing the
+    // index earlier would let the old SEND completion retire the new one.
     bool busy = false;
+    bool send_pending = false;
     bool is_tmf = false;
     std::uint64_t tag = 0;
     std::uint16_t lun = 0;         // an abort must name the command's LUN
-    std::uint64_t victim_tag = 0;  // TMF sent because this command timed out
-    bool abort_sent = false;
+    Recovery recovery = Recovery::none;
+    std::chrono::steady_clock::time_point recovery_since{};  // when the current recovery step began
+    // TMF slots: the function and, when sent for a timed-out command, its tag.
+    wire::TaskManagementFunction function = wire::TaskManagementFunction::abort_task;
+    std::uint64_t victim_tag = 0;
+    // Where a synchronous TMF wants its answer; shared so that an answer
+    // arriving after the caller gave up writes into live memory.
+    std::shared_ptr<std::optional<std::uint8_t>> tmf_code;
+    std::span<const std::uint8_t> buffer;  // the data buffer the target may access (quarantine)
     Completion done;
     std::chrono::steady_clock::time_point start{}, deadline{};
-    std::optional<std::uint8_t>* tmf_code = nullptr;  // where a synchronous TMF wants its answer
 };
 
 struct Session::Channel {
@@ -37,6 +77,7 @@ struct Session::Channel {
     std::int64_t credits = 0;
     std::uint32_t receive_count = 0;
     std::uint32_t imm_data_offset = 0;  // 0: not granted
+    std::uint32_t idle_polls = 0;       // polls that found nothing since the last CM event check
     bool dead = false;
     bool logging_out = false;
 };

@@ -1,5 +1,6 @@
 // Session data path: SRP_CMD construction (direct, indirect, external table,
-// immediate data), credits, SRP_RSP handling, task management and timeouts.
+// immediate data), credits, completions and SRP_RSP handling. Task management
+// and the recovery of timed-out commands are in session_tmf.cpp.
 #include <poll.h>
 
 #include <algorithm>
@@ -15,22 +16,14 @@
 namespace srp::initiator {
 
 namespace {
-wire::Tag to_tag(std::uint64_t value) {
-    wire::Tag t;
-    std::memcpy(t.data(), &value, sizeof value);
-    return t;
-}
-std::uint64_t from_tag(const wire::Tag& t) {
-    std::uint64_t value;
-    std::memcpy(&value, t.data(), sizeof value);
-    return value;
-}
-constexpr std::uint64_t kSlotMask = 0xffff;
+// Busy polls between checks for a CM event; wait() also checks before it sleeps.
+constexpr std::uint32_t kIdlePollsPerCmCheck = 64;
 }  // namespace
 
 std::size_t Session::outstanding() const noexcept {
     std::size_t n = 0;
-    for (const auto& ch : channels_) n += ch->slots.size() - ch->free_slots.size();
+    for (const auto& ch : channels_)
+        n += static_cast<std::size_t>(std::count_if(ch->slots.begin(), ch->slots.end(), [](const Slot& s) { return s.busy; }));
     return n;
 }
 
@@ -123,15 +116,15 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     if (!ch->link.connection->post_send(index, segment)) return std::unexpected(SubmitError::disconnected);
     ch->free_slots.pop_back();
     --ch->credits;
+    slot = Slot{};
     slot.busy = true;
-    slot.is_tmf = false;
-    slot.abort_sent = false;
+    slot.send_pending = true;
     slot.tag = tag;
     slot.lun = lun;
+    slot.buffer = buffer;
     slot.done = std::move(done);
     slot.start = std::chrono::steady_clock::now();
     slot.deadline = slot.start + options_.command_timeout;
-    slot.tmf_code = nullptr;
     return tag;
 }
 
@@ -146,19 +139,29 @@ void Session::end_batch() {
 }
 
 std::size_t Session::poll() {
-    std::size_t completed = 0;
+    const std::size_t before = finished_;
     for (auto& ch : channels_) {
         if (ch->dead) continue;
         fabric::Completion c[32];
         const std::size_t n = ch->link.connection->poll(c);
-        const std::size_t before = ch->free_slots.size();
         for (std::size_t i = 0; i < n; ++i) handle_completion(*ch, c[i]);
-        if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
-            fail_channel(*ch, "the target disconnected");
-        completed += ch->free_slots.size() > before ? ch->free_slots.size() - before : 0;
+        // Checking for a CM DISCONNECTED event is a system call: do it only
+        // when the channel is idle, never on a pass that made progress.
+        if (n == 0 && ++ch->idle_polls >= kIdlePollsPerCmCheck) {
+            ch->idle_polls = 0;
+            if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
+                fail_channel(*ch, "the target disconnected");
+        }
     }
     check_timeouts();
-    return completed;
+    if (reconnect_wanted_) {
+        // Last step of recovery (the SCSI error handler's host reset): a new
+        // login; every command still outstanding ends as timed out / failed.
+        reconnect_wanted_ = false;
+        (void)reconnect();
+    }
+    drain_quarantine();
+    return finished_ - before;
 }
 
 std::size_t Session::wait(std::chrono::milliseconds timeout) {
@@ -174,6 +177,8 @@ std::size_t Session::wait(std::chrono::milliseconds timeout) {
         std::vector<pollfd> fds;
         std::vector<fabric::Notifier*> notifiers;
         for (auto& ch : channels_) {
+            if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
+                fail_channel(*ch, "the target disconnected");
             if (ch->dead || ch->link.notifier == nullptr) continue;
             ch->link.connection->request_notification();
             fds.push_back(pollfd{ch->link.notifier->fd(), POLLIN, 0});
@@ -205,6 +210,11 @@ void Session::handle_completion(Channel& ch, const fabric::Completion& c) {
             if (!ch.link.connection->post_receive(c.wr_id, segment)) fail_channel(ch, "cannot repost a receive");
         }
         return;
+    }
+    if (c.wr_id < ch.slots.size()) {
+        Slot& slot = ch.slots[c.wr_id];
+        slot.send_pending = false;
+        if (!slot.busy && !ch.dead) release_slot(ch, slot);
     }
     if (c.status != fabric::CompletionStatus::success && !ch.logging_out)
         fail_channel(ch, "send failed: " + std::string(fabric::to_string(c.status)));
@@ -247,22 +257,11 @@ void Session::handle_response(Channel& ch, std::span<const std::uint8_t> iu) {
     const auto index = static_cast<std::size_t>(tag & kSlotMask);
     if (index >= ch.slots.size() || !ch.slots[index].busy || ch.slots[index].tag != tag) return;
     Slot& slot = ch.slots[index];
-    CommandResult result;
     if (slot.is_tmf) {
         const std::uint8_t code = rsp->response_data.size() >= 4 ? rsp->response_data[3] : 0xff;
-        if (slot.tmf_code) *slot.tmf_code = code;
-        // An abort sent for a timed-out command ends that command now.
-        if (slot.victim_tag != 0) {
-            const auto victim_index = static_cast<std::size_t>(slot.victim_tag & kSlotMask);
-            Slot& victim = ch.slots[victim_index];
-            if (victim.busy && victim.tag == slot.victim_tag) {
-                CommandResult timed_out;
-                timed_out.timed_out = true;
-                finish(ch, victim, timed_out);
-            }
-        }
-        return finish(ch, slot, result);
+        return handle_tmf_response(ch, slot, code);
     }
+    CommandResult result;
     result.status = static_cast<scsi::Status>(rsp->header.status);
     result.sense.assign(rsp->sense_data.begin(), rsp->sense_data.end());
     result.flags = rsp->header.flags;
@@ -278,103 +277,16 @@ void Session::finish(Channel& ch, Slot& slot, CommandResult result) {
     auto done = std::move(slot.done);
     slot.busy = false;
     slot.done = nullptr;
-    slot.tmf_code = nullptr;
-    slot.victim_tag = 0;
-    ch.free_slots.push_back(static_cast<std::uint32_t>(&slot - ch.slots.data()));
+    slot.tmf_code.reset();
+    slot.buffer = {};
+    slot.recovery = Recovery::none;
+    if (!slot.send_pending && !ch.dead) release_slot(ch, slot);
+    ++finished_;
     if (done) done(result);
 }
 
-Session::Slot* Session::post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManagementFunction function,
-                                 std::uint64_t task_tag) {
-    // Task management may use the last credit: submit() never takes it.
-    if (ch.dead || ch.credits < 1 || ch.free_slots.empty()) return nullptr;
-    const std::uint32_t index = ch.free_slots.back();
-    const std::uint64_t tag = (next_tag_++ << 16) | index;
-    auto iu = wire::make_iu<wire::TskMgmt>(wire::Opcode::tsk_mgmt);
-    iu.tag = to_tag(tag);
-    iu.lun = scsi::encode_lun(lun);
-    iu.tsk_mgmt_func = static_cast<std::uint8_t>(function);
-    iu.task_tag = to_tag(task_tag);
-    const std::size_t at = std::size_t{index} * ch.info.max_it_iu_len;
-    std::memcpy(ch.send_memory.data() + at, &iu, sizeof iu);
-    if (!ch.link.connection->post_send(index, ch.send_mr->segment(at, sizeof iu))) return nullptr;
-    ch.free_slots.pop_back();
-    --ch.credits;
-    Slot& slot = ch.slots[index];
-    slot = Slot{};
-    slot.busy = true;
-    slot.is_tmf = true;
-    slot.tag = tag;
-    slot.lun = lun;
-    slot.start = std::chrono::steady_clock::now();
-    slot.deadline = slot.start + options_.command_timeout;
-    return &slot;
-}
-
-void Session::check_timeouts() {
-    const auto now = std::chrono::steady_clock::now();
-    for (auto& ch : channels_) {
-        if (ch->dead) continue;
-        for (auto& slot : ch->slots) {
-            if (!slot.busy || slot.is_tmf || slot.abort_sent || now < slot.deadline) continue;
-            slot.abort_sent = true;
-            // SAM-5 7.2: abort the command; it completes when the TMF response arrives.
-            if (Slot* tmf = post_tmf(*ch, slot.lun, wire::TaskManagementFunction::abort_task, slot.tag))
-                tmf->victim_tag = slot.tag;
-        }
-    }
-}
-
-CommandResult Session::execute(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
-                               std::span<std::uint8_t> buffer) {
-    // A unit attention (power on, reset, mode change) reports an event, not a
-    // failure of this command: retry a few times, as the SCSI midlayer does.
-    CommandResult result = execute_once(lun, cdb, direction, buffer);
-    for (int retry = 0; retry < 3 && result.status == scsi::Status::check_condition; ++retry) {
-        auto sense = scsi::decode_sense(result.sense);
-        if (!sense || sense->key != scsi::SenseKey::unit_attention) break;
-        result = execute_once(lun, cdb, direction, buffer);
-    }
-    return result;
-}
-
-CommandResult Session::execute_once(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
-                                    std::span<std::uint8_t> buffer) {
-    std::optional<CommandResult> result;
-    const auto deadline = std::chrono::steady_clock::now() + options_.command_timeout * 2 + std::chrono::seconds(5);
-    for (;;) {
-        auto submitted = submit(lun, cdb, direction, buffer, [&](const CommandResult& r) { result = r; });
-        if (submitted) break;
-        if (submitted.error() != SubmitError::no_credits || std::chrono::steady_clock::now() > deadline) {
-            CommandResult failed;
-            failed.transport_error = true;
-            failed.error = std::string(to_string(submitted.error()));
-            return failed;
-        }
-        wait(std::chrono::milliseconds(10));
-    }
-    while (!result && std::chrono::steady_clock::now() < deadline) wait(std::chrono::milliseconds(100));
-    if (!result) {
-        CommandResult failed;
-        failed.transport_error = true;
-        failed.error = "no response, not even to the abort";
-        return failed;
-    }
-    return *result;
-}
-
-std::optional<std::uint8_t> Session::task_management(std::uint16_t lun, wire::TaskManagementFunction function,
-                                                     std::uint64_t task_tag, std::size_t channel) {
-    if (channel >= channels_.size()) return std::nullopt;
-    Channel& ch = *channels_[channel];
-    Slot* slot = post_tmf(ch, lun, function, task_tag);
-    if (slot == nullptr) return std::nullopt;
-    std::optional<std::uint8_t> code;
-    slot->tmf_code = &code;
-    const auto until = slot->deadline;
-    while (slot->busy && !ch.dead && std::chrono::steady_clock::now() < until) wait(std::chrono::milliseconds(100));
-    if (slot->busy) return std::nullopt;
-    return code;
+void Session::release_slot(Channel& ch, Slot& slot) {
+    ch.free_slots.push_back(static_cast<std::uint32_t>(&slot - ch.slots.data()));
 }
 
 }  // namespace srp::initiator
