@@ -15,14 +15,13 @@ namespace {
 
 constexpr std::size_t kPoolAlignment = 4096;
 
-wire::PortId default_initiator_port_id() {
-    // initiator_ext 0, then a stable 64-bit value derived from the host name.
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (const char* p = host; *p; ++p) h = (h ^ static_cast<unsigned char>(*p)) * 0x100000001b3ull;
+// ib_srp: initiator_ext in the first 8 bytes, the port GID's interface id
+// in the last 8 (SRP r16a 5.6.2 leaves the format to the initiator; it must
+// be unique per initiator port).
+wire::PortId default_initiator_port_id(std::uint64_t initiator_ext, const PortGid& gid) {
     wire::PortId id{};
-    for (int i = 0; i < 8; ++i) id[8 + i] = static_cast<std::uint8_t>(h >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i) id[i] = static_cast<std::uint8_t>(initiator_ext >> (56 - 8 * i));
+    std::copy(gid.begin() + 8, gid.end(), id.begin() + 8);
     return id;
 }
 
@@ -51,7 +50,7 @@ std::string CommandResult::describe() const {
 
 Session::Session(Connector connector, SessionOptions options)
     : connector_(std::move(connector)), options_(std::move(options)) {
-    initiator_port_id_ = options_.initiator_port_id.value_or(default_initiator_port_id());
+    options_.queue_depth = std::clamp<std::uint32_t>(options_.queue_depth, 2, kMaxSlots);
     pool_.resize(options_.pool_bytes);
     free_ranges_.emplace_back(0, pool_.size());
 }
@@ -91,12 +90,24 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         req.req_flags |= wire::kReqFlagImmediateRequested;
         req.imm_data_offset = static_cast<std::uint16_t>(options_.imm_data_offset);
     }
-    req.initiator_port_id = initiator_port_id_;
     for (int i = 0; i < 8; ++i) {
         req.target_port_id[i] = static_cast<std::uint8_t>(options_.id_ext >> (56 - 8 * i));
         req.target_port_id[8 + i] = static_cast<std::uint8_t>(options_.ioc_guid >> (56 - 8 * i));
     }
-    auto link = connector_(wire::iu_bytes(req));
+    ConnectRequest request;
+    // Every channel of the nexus carries the port id of the first (SRP r16a
+    // 6.2: MULTI logins name the same I_T nexus).
+    const bool first = !port_id_known_;
+    request.login = [&](const PortGid& gid) {
+        if (first)
+            initiator_port_id_ = options_.initiator_port_id.value_or(default_initiator_port_id(options_.initiator_ext, gid));
+        req.initiator_port_id = initiator_port_id_;
+        const auto bytes = wire::iu_bytes(req);
+        return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+    };
+    request.send_queue_depth = options_.queue_depth + kControlSends;
+    request.receive_queue_depth = options_.queue_depth + kExtraReceives;
+    auto link = connector_(request);
     if (!link) return std::unexpected(link.error());
     auto rsp = wire::parse_login_rsp(link->accept_data);
     if (!rsp)
@@ -118,8 +129,10 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         return std::unexpected(LoginFailure{LoginFailure::Kind::protocol, "unusable login response: " +
                                             std::to_string(ch->info.credits) + " credits, max_ti_iu_len " +
                                             std::to_string(ch->info.max_ti_iu_len), {}});
+    port_id_known_ = true;
     ch->credits = ch->info.credits;
-    const std::uint32_t slots = std::min<std::uint32_t>(ch->info.credits, 4096);
+    // Credits beyond the queue pair's depth stay unused (ib_srp: queue_size).
+    const std::uint32_t slots = std::min<std::uint32_t>(ch->info.credits, options_.queue_depth);
     ch->receive_count = slots + kExtraReceives;
     ch->send_memory.resize(std::size_t{slots} * ch->info.max_it_iu_len);
     ch->receive_memory.resize(std::size_t{ch->receive_count} * ch->info.max_ti_iu_len);

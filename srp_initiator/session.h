@@ -49,8 +49,16 @@ enum class DescriptorMode {
 struct SessionOptions {
     std::uint64_t id_ext = 0;
     std::uint64_t ioc_guid = 0;
-    std::optional<wire::PortId> initiator_port_id;  // default: derived from the host name
+    // The SRP initiator port id. Default, as ib_srp builds it:
+    // initiator_ext || the interface id (low 8 bytes) of the local port GID,
+    // so two hosts (or clones of one image) are two I_T nexuses.
+    std::optional<wire::PortId> initiator_port_id;
+    std::uint64_t initiator_ext = 0;
     std::uint32_t channels = 1;
+    // Commands (and task management) in flight per channel at most; the queue
+    // pair is sized for it. A target granting more credits has them unused,
+    // one granting fewer bounds it lower (1..4096).
+    std::uint32_t queue_depth = 256;
     std::uint32_t it_iu_len = 8260;            // what ib_srp asks for
     bool immediate_data = true;                // ask for SRP-2 immediate data
     std::uint32_t imm_data_offset = 68;        // like ib_srp
@@ -173,6 +181,7 @@ private:
     std::vector<std::span<std::uint8_t>> quarantine_;  // released while a command still names them
     std::size_t next_channel_ = 0;
     std::uint64_t next_tag_ = 1;
+    bool port_id_known_ = false;      // initiator_port_id_ is set (by the first login)
     std::uint64_t generation_ = 0;    // bumped by every open_all(): channels were replaced
     std::size_t finished_ = 0;        // commands whose callback ran (poll() reports the difference)
     bool reconnect_wanted_ = false;   // recovery escalated past LOGICAL UNIT RESET

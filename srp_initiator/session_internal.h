@@ -15,6 +15,7 @@ inline constexpr std::uint64_t kReceiveTag = 1ull << 62;
 // (send chain wr_ids index a table in the verbs connection).
 inline constexpr std::uint64_t kControlTag = 0xF0000;
 inline constexpr std::uint32_t kExtraReceives = 4;       // target-initiated IUs beyond the credits
+inline constexpr std::uint32_t kControlSends = 2;        // CRED_RSP/AER_RSP and I_LOGOUT beside the slots
 inline constexpr std::uint32_t kControlBytes = 64;
 // Slots per channel: the slot index is the SEND's wr_id and the low 16 bits of
 // the tag, and must stay below kControlTag.

@@ -28,9 +28,10 @@ std::size_t Session::outstanding() const noexcept {
 }
 
 bool Session::can_submit() const noexcept {
-    // One credit stays in reserve for task management (an abort must always be possible).
+    // One credit and one slot stay in reserve for task management (an abort
+    // must always be possible, also when credits outnumber the slots).
     return std::any_of(channels_.begin(), channels_.end(),
-                       [](const auto& ch) { return !ch->dead && ch->credits > 1 && !ch->free_slots.empty(); });
+                       [](const auto& ch) { return !ch->dead && ch->credits > 1 && ch->free_slots.size() > 1; });
 }
 
 std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std::span<const std::uint8_t> cdb,
@@ -40,7 +41,7 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     Channel* ch = nullptr;
     for (std::size_t i = 0; i < channels_.size() && ch == nullptr; ++i) {
         auto& candidate = *channels_[(next_channel_ + i) % channels_.size()];
-        if (candidate.credits > 1 && !candidate.free_slots.empty()) ch = &candidate;
+        if (candidate.credits > 1 && candidate.free_slots.size() > 1) ch = &candidate;
     }
     if (ch == nullptr) return std::unexpected(SubmitError::no_credits);
     next_channel_ = (next_channel_ + 1) % channels_.size();

@@ -133,6 +133,8 @@ PostResult LoopbackConnection::post_receive(std::uint64_t wr_id, LocalSegment bu
     std::lock_guard lock(shared_->mutex);
     auto& me = shared_->sides[side_];
     if (me.faults.refuse_receives) return std::unexpected(PostError::disconnected);
+    if (me.faults.receive_queue_depth && me.receives.size() >= *me.faults.receive_queue_depth)
+        return std::unexpected(PostError::queue_full);
     if (!shared_->connected) {
         complete_locked(side_, Completion{wr_id, WorkKind::receive, CompletionStatus::flushed, 0});
         return {};
@@ -281,6 +283,11 @@ void LoopbackConnection::fail_next_rdma(CompletionStatus status) {
 void LoopbackConnection::refuse_receives(bool refuse) {
     std::lock_guard lock(shared_->mutex);
     shared_->sides[side_].faults.refuse_receives = refuse;
+}
+
+void LoopbackConnection::set_receive_queue_depth(std::size_t depth) {
+    std::lock_guard lock(shared_->mutex);
+    shared_->sides[side_].faults.receive_queue_depth = depth;
 }
 
 void LoopbackConnection::hold_completions(bool hold) {

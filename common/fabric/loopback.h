@@ -60,6 +60,7 @@ struct LoopbackFaults {
     std::optional<CompletionStatus> next_rdma_status;  // fail the next RDMA op with this status
     bool hold_completions = false;                     // delay send/RDMA completions until released
     bool refuse_receives = false;                      // post_receive fails
+    std::optional<std::size_t> receive_queue_depth;    // receives posted at once at most, like a QP's max_recv_wr
 };
 
 // Creates a connected pair. Each end resolves the other end's RDMA through its domain.
@@ -87,6 +88,8 @@ public:
     void fail_next_rdma(CompletionStatus status);
     void hold_completions(bool hold);
     void refuse_receives(bool refuse);
+    // Models a queue pair's receive queue: a post beyond depth fails with queue_full.
+    void set_receive_queue_depth(std::size_t depth);
     bool connected() const;
     std::size_t posted_receives() const;
     // SENDs posted under a wr_id whose previous SEND had not completed yet.

@@ -13,11 +13,15 @@ constexpr std::uint32_t kRingDepth = 64;  // more than any test keeps in flight
 }  // namespace
 
 initiator::Connector ScriptedTarget::connector() {
-    return [this](std::span<const std::uint8_t>) -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
+    return [this](const initiator::ConnectRequest& request)
+               -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
+        login_requests.push_back(request.login(gid));
+        receive_queue_depth = request.receive_queue_depth;
         auto ch = std::make_shared<Channel>();
         auto pair = fabric::make_loopback_pair(target_domain_, nullptr, ch->initiator_domain, ch->initiator_notifier);
         ch->target_end = std::move(pair.first);
         ch->initiator_end = std::move(pair.second);
+        ch->initiator_end->set_receive_queue_depth(request.receive_queue_depth);  // as the QP would be
         ch->ring.resize(std::size_t{kIuBytes} * kRingDepth);
         ch->send_buffer.resize(kIuBytes);
         ch->ring_mr = std::move(*target_domain_->register_memory(ch->ring, false));

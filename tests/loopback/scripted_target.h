@@ -26,6 +26,8 @@ public:
     };
 
     explicit ScriptedTarget(std::uint32_t credits = 32) : credits_(credits) {}
+    initiator::PortGid gid{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55};
+    std::vector<std::vector<std::uint8_t>> login_requests;  // private data of every login, in order
     initiator::Connector connector();
 
     // Every IU that arrived since the last call (the target's receive ring is reposted).
@@ -38,6 +40,7 @@ public:
     fabric::CompletionStatus write_data_in(const Iu& command, std::span<const std::uint8_t> bytes);
 
     std::size_t logins() const { return channels_.size(); }
+    std::uint32_t receive_queue_depth = 0;  // what the last login asked the queue pair to hold
     fabric::LoopbackConnection& initiator_end(std::size_t channel) { return *channels_.at(channel)->initiator_end; }
     // Calls of the channel's peer_disconnected(): each one a system call on verbs.
     std::size_t cm_checks = 0;

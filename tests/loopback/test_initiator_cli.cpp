@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/scsi/cdb.h"
+#include "common/wire/port_id.h"
 #include "srp_initiator/cli/cli.h"
 #include "tests/loopback/loopback_server.h"
 
@@ -207,6 +208,19 @@ TEST_CASE("cli argument errors exit 2 with a message", "[loopback][cli]") {
     CHECK(run(server, {"bench", "--bs", "1000"}).rc == cli::kExitUsage);  // not a multiple of 512
     CHECK(run(server, {"read", "--descriptors", "magic"}).rc == cli::kExitUsage);
     CHECK(run(server, {"login", "--initiator-id", "12"}).rc == cli::kExitUsage);
+    CHECK(run(server, {"login", "--initiator-ext", "xyz"}).rc == cli::kExitUsage);
+    CHECK(run(server, {"login", "--initiator-ext", "1", "--initiator-id", "0123456789abcdef0123456789abcdef"}).rc ==
+          cli::kExitUsage);
+    CHECK(run(server, {"login", "--queue-depth", "8192"}).rc == cli::kExitUsage);
+}
+
+TEST_CASE("cli login --initiator-ext: port id = initiator_ext || the port GID's interface id", "[loopback][cli]") {
+    LoopbackServer server;
+    auto c = run(server, {"login", "--initiator-ext", "0123456789abcdef"});
+    REQUIRE(c.rc == 0);
+    wire::PortId expected{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+    std::copy(server.initiator_gid.begin() + 8, server.initiator_gid.end(), expected.begin() + 8);
+    CHECK(c.out.str().find("initiator port id  " + wire::format_port_id(expected)) != std::string::npos);
 }
 
 TEST_CASE("session: task management functions answered by our target", "[loopback][session]") {
