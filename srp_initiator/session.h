@@ -181,6 +181,7 @@ private:
     std::vector<std::span<std::uint8_t>> quarantine_;  // released while a command still names them
     std::size_t next_channel_ = 0;
     std::uint64_t next_tag_ = 1;
+    std::uint32_t batch_depth_ = 0;   // nesting of begin_batch()
     bool port_id_known_ = false;      // initiator_port_id_ is set (by the first login)
     std::uint64_t generation_ = 0;    // bumped by every open_all(): channels were replaced
     std::size_t finished_ = 0;        // commands whose callback ran (poll() reports the difference)

@@ -129,18 +129,25 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     return tag;
 }
 
+// Batches nest (poll() opens one of its own, a caller may have one open):
+// only the outermost begin and end reach the connections.
 void Session::begin_batch() {
+    if (batch_depth_++ != 0) return;
     for (auto& ch : channels_)
         if (!ch->dead) ch->link.connection->begin_batch();
 }
 
 void Session::end_batch() {
+    if (batch_depth_ == 0 || --batch_depth_ != 0) return;
     for (auto& ch : channels_)
         if (!ch->dead) ch->link.connection->end_batch();
 }
 
 std::size_t Session::poll() {
     const std::size_t before = finished_;
+    // Whatever the completions trigger (callbacks resubmitting, CRED_RSP,
+    // task management) leaves in one post per channel: one doorbell per pass.
+    begin_batch();
     for (auto& ch : channels_) {
         if (ch->dead) continue;
         fabric::Completion c[32];
@@ -155,6 +162,7 @@ std::size_t Session::poll() {
         }
     }
     check_timeouts();
+    end_batch();
     if (reconnect_wanted_) {
         // Last step of recovery (the SCSI error handler's host reset): a new
         // login; every command still outstanding ends as timed out / failed.

@@ -180,7 +180,21 @@ PostResult LoopbackConnection::send_locked(std::uint64_t wr_id, LocalSegment iu)
     return {};
 }
 
+void LoopbackConnection::begin_batch() {
+    batching_ = true;
+    batched_sends_ = 0;
+}
+
+void LoopbackConnection::end_batch() {
+    batching_ = false;
+    if (batched_sends_ != 0) ++doorbells_;
+    batched_sends_ = 0;
+}
+
+std::size_t LoopbackConnection::doorbells() const { return doorbells_; }
+
 PostResult LoopbackConnection::post_send(std::uint64_t wr_id, LocalSegment iu) {
+    ring_doorbell();
     std::lock_guard lock(shared_->mutex);
     return send_locked(wr_id, iu);
 }

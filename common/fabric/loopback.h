@@ -94,6 +94,11 @@ public:
     std::size_t posted_receives() const;
     // SENDs posted under a wr_id whose previous SEND had not completed yet.
     std::size_t reused_send_wr_ids() const;
+    // Batching: sends still go out at once, but a batch counts as one
+    // doorbell (one ibv_post_send on verbs), as every send outside a batch does.
+    void begin_batch() override;
+    void end_batch() override;
+    std::size_t doorbells() const;
 
 private:
     PostResult send_locked(std::uint64_t wr_id, LocalSegment iu);
@@ -102,6 +107,10 @@ private:
 
     std::shared_ptr<Shared> shared_;
     int side_;
+    bool batching_ = false;           // driven by one thread, like the connection
+    std::size_t batched_sends_ = 0;   // sends since begin_batch()
+    std::size_t doorbells_ = 0;
+    void ring_doorbell() { if (batching_) ++batched_sends_; else ++doorbells_; }
 };
 
 }  // namespace srp::fabric

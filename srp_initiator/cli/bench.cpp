@@ -11,6 +11,7 @@
 
 #include "common/scsi/cdb.h"
 #include "srp_initiator/cli/cli.h"
+#include "srp_initiator/latency_histogram.h"
 
 namespace srp::initiator::cli {
 namespace {
@@ -19,14 +20,11 @@ using Clock = std::chrono::steady_clock;
 
 struct Totals {
     std::uint64_t ops = 0, bytes = 0, reads = 0, writes = 0, errors = 0;
-    std::vector<std::uint32_t> latencies_us;
+    LatencyHistogram latency;  // bounded memory however long the run
 };
 
-double percentile(std::vector<std::uint32_t>& values, double p) {
-    if (values.empty()) return 0;
-    const auto k = static_cast<std::size_t>(p / 100.0 * static_cast<double>(values.size() - 1));
-    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-    return values[k];
+double percentile_us(const LatencyHistogram& h, double p) {
+    return std::chrono::duration<double, std::micro>(h.percentile(p)).count();
 }
 
 std::string rate(double bytes_per_s) {
@@ -70,7 +68,6 @@ int run_bench(Session& session, const Options& options, std::ostream& out, std::
     std::mt19937_64 rng(options.seed);
     std::uint64_t next_sequential = 0;
     Totals totals;
-    totals.latencies_us.reserve(1 << 20);
     const bool tty = options.progress && ::isatty(STDERR_FILENO);
     const auto start = Clock::now();
     const auto stop_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.runtime_s));
@@ -103,8 +100,7 @@ int run_bench(Session& session, const Options& options, std::ostream& out, std::
                                           ++totals.ops;
                                           totals.bytes += bs;
                                           ++(read ? totals.reads : totals.writes);
-                                          totals.latencies_us.push_back(static_cast<std::uint32_t>(
-                                              std::chrono::duration_cast<std::chrono::microseconds>(r.latency).count()));
+                                          totals.latency.add(r.latency);
                                       });
             if (!tag) break;
             free_buffers.pop_back();
@@ -127,8 +123,8 @@ int run_bench(Session& session, const Options& options, std::ostream& out, std::
     const double seconds = std::max(1e-9, std::chrono::duration<double>(Clock::now() - start).count());
     const double iops = static_cast<double>(totals.ops) / seconds;
     const double bandwidth = static_cast<double>(totals.bytes) / seconds;
-    const double p50 = percentile(totals.latencies_us, 50), p99 = percentile(totals.latencies_us, 99),
-                 p999 = percentile(totals.latencies_us, 99.9);
+    const double p50 = percentile_us(totals.latency, 50), p99 = percentile_us(totals.latency, 99),
+                 p999 = percentile_us(totals.latency, 99.9);
     if (options.json) {
         out << std::fixed << std::setprecision(1) << "{\"mode\":\"" << options.mode << "\",\"block_size\":" << bs
             << ",\"queue_depth\":" << options.queue_depth << ",\"channels\":" << session.channel_count()

@@ -221,6 +221,29 @@ TEST_CASE("session: a slot is reused only after its SEND completed (no wr_id in 
     CHECK(session.can_submit());
 }
 
+TEST_CASE("session: sends triggered in one poll pass leave in one post", "[loopback][session]") {
+    // Before: a callback resubmitting rang one doorbell per command.
+    ScriptedTarget target;
+    auto o = fast_options();
+    o.command_timeout = std::chrono::seconds(30);
+    auto s = Session::login(target.connector(), o);
+    REQUIRE(s);
+    auto& session = **s;
+    auto b = *session.allocate(4096);
+    int resubmitted = 0;
+    auto once = [&](const CommandResult&) {
+        if (session.submit(0, kRead, Direction::from_target, b, {})) ++resubmitted;
+    };
+    session.begin_batch();
+    for (int i = 0; i < 16; ++i) REQUIRE(session.submit(0, kRead, Direction::from_target, b, once));
+    session.end_batch();
+    CHECK(target.initiator_end(0).doorbells() == 1);
+    for (auto& c : of_kind(target.receive(), wire::Opcode::cmd)) target.respond(c);
+    session.poll();
+    CHECK(resubmitted == 16);
+    CHECK(target.initiator_end(0).doorbells() == 2);
+}
+
 TEST_CASE("session: CM events are checked only when a channel is idle", "[loopback][session]") {
     // Before: every poll() made one rdma_get_cm_event system call per channel.
     ScriptedTarget target;
