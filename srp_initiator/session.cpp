@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "common/scsi/sense.h"
 #include "common/wire/iu_encode.h"
@@ -69,7 +70,7 @@ std::expected<void, LoginFailure> Session::open_all() {
     ++generation_;
     for (std::uint32_t i = 0; i < options_.channels; ++i) {
         // SRP r16a 6.2: the first channel of a nexus logs in SINGLE, the others MULTI.
-        auto channel = open_channel(i == 0);
+        auto channel = open_channel(i, i == 0);
         if (!channel) {
             channels_.clear();
             return std::unexpected(channel.error());
@@ -79,9 +80,9 @@ std::expected<void, LoginFailure> Session::open_all() {
     return {};
 }
 
-std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_channel(bool single) {
+std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_channel(std::size_t index, bool single) {
     auto req = wire::make_login_req_rdma();
-    const std::uint64_t login_tag = next_tag_++;
+    const std::uint64_t login_tag = next_login_tag_++;
     std::memcpy(req.tag.data(), &login_tag, sizeof login_tag);
     req.req_it_iu_len = options_.it_iu_len;
     req.req_buf_fmt = wire::kBufFmtDirect | wire::kBufFmtIndirect;
@@ -116,6 +117,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
                                                 std::string(wire::to_string(rsp.error())) + ")",
                                             {}});
     auto ch = std::make_unique<Channel>();
+    ch->index = index;
     ch->link = std::move(*link);
     ch->info.credits = rsp->req_lim_delta.value();
     ch->info.max_it_iu_len = std::min(rsp->max_it_iu_len.value(), options_.it_iu_len);
@@ -129,7 +131,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         return std::unexpected(LoginFailure{LoginFailure::Kind::protocol, "unusable login response: " +
                                             std::to_string(ch->info.credits) + " credits, max_ti_iu_len " +
                                             std::to_string(ch->info.max_ti_iu_len), {}});
-    port_id_known_ = true;
+    if (!port_id_known_) port_id_known_ = true;  // written once, before any ChannelHandle thread exists
     ch->credits = ch->info.credits;
     // Credits beyond the queue pair's depth stay unused (ib_srp: queue_size).
     const std::uint32_t slots = std::min<std::uint32_t>(ch->info.credits, options_.queue_depth);
@@ -154,7 +156,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
     ch->send_mr = std::move(*send);
     ch->receive_mr = std::move(*receive);
     ch->control_mr = std::move(*control);
-    ch->slots.resize(slots);
+    ch->slots = std::vector<Slot>(slots);  // Slot holds atomics: built in place, never moved
     for (std::uint32_t i = slots; i-- > 0;) ch->free_slots.push_back(i);
     for (std::uint32_t i = 0; i < ch->receive_count; ++i) {
         auto segment = ch->receive_mr->segment(std::size_t{i} * ch->info.max_ti_iu_len, ch->info.max_ti_iu_len);
@@ -171,6 +173,7 @@ bool Session::connected() const noexcept {
 }
 
 std::optional<std::span<std::uint8_t>> Session::allocate(std::size_t bytes) {
+    std::lock_guard lock(pool_mutex_);
     bytes = (std::max<std::size_t>(bytes, 1) + kPoolAlignment - 1) & ~(kPoolAlignment - 1);
     for (auto it = free_ranges_.begin(); it != free_ranges_.end(); ++it) {
         if (it->second < bytes) continue;
@@ -185,22 +188,31 @@ std::optional<std::span<std::uint8_t>> Session::allocate(std::size_t bytes) {
 
 void Session::release(std::span<std::uint8_t> buffer) {
     if (buffer.empty()) return;
+    std::lock_guard lock(pool_mutex_);
     // A command that still names the buffer may yet be served by the target:
     // hold the memory back until it ended (see the header).
-    if (buffer_in_use(buffer)) return quarantine_.push_back(buffer);
+    if (buffer_in_use(buffer)) {
+        quarantine_.push_back(buffer);
+        quarantined_.store(quarantine_.size(), std::memory_order_release);
+        return;
+    }
     free_range(buffer);
 }
 
+// Called with pool_mutex_ held; reads other threads' slots through their atomics.
 bool Session::buffer_in_use(std::span<const std::uint8_t> buffer) const {
     for (const auto& ch : channels_)
-        for (const auto& s : ch->slots)
-            if (s.busy && !s.buffer.empty() && s.buffer.data() < buffer.data() + buffer.size() &&
-                buffer.data() < s.buffer.data() + s.buffer.size())
+        for (const auto& s : ch->slots) {
+            const auto* begin = s.buffer_begin.load(std::memory_order_acquire);
+            const std::size_t bytes = s.buffer_bytes.load(std::memory_order_acquire);
+            if (begin != nullptr && bytes != 0 && begin < buffer.data() + buffer.size() && buffer.data() < begin + bytes)
                 return true;
+        }
     return false;
 }
 
 void Session::drain_quarantine() {
+    std::lock_guard lock(pool_mutex_);
     for (std::size_t i = 0; i < quarantine_.size();) {
         if (buffer_in_use(quarantine_[i])) {
             ++i;
@@ -209,6 +221,7 @@ void Session::drain_quarantine() {
         free_range(quarantine_[i]);
         quarantine_.erase(quarantine_.begin() + static_cast<std::ptrdiff_t>(i));
     }
+    quarantined_.store(quarantine_.size(), std::memory_order_release);
 }
 
 void Session::free_range(std::span<std::uint8_t> buffer) {
@@ -263,11 +276,28 @@ std::expected<void, LoginFailure> Session::reconnect() {
     return open_all();
 }
 
+void Session::reopen_channel(std::size_t index) {
+    Channel& old = *channels_[index];
+    fail_channel(old, "reconnecting");
+    fabric::Completion c[32];
+    for (int i = 0; i < 100 && old.link.connection->poll(c) > 0; ++i) {
+    }
+    // SRP r16a 6.2: MULTI joins the nexus the other channels keep alive.
+    auto fresh = open_channel(index, false);
+    if (!fresh) return;  // stays dead; the caller sees connected() == false
+    std::unique_ptr<Channel> retired;
+    {
+        // buffer_in_use() walks every channel under this lock.
+        std::lock_guard lock(pool_mutex_);
+        retired = std::exchange(channels_[index], std::move(*fresh));
+    }
+}
+
 void Session::logout() {
     for (auto& ch : channels_) {
         if (ch->dead) continue;
         auto logout = wire::make_iu<wire::ILogout>(wire::Opcode::i_logout);
-        const std::uint64_t tag = next_tag_++;
+        const std::uint64_t tag = next_login_tag_++;
         std::memcpy(logout.tag.data(), &tag, sizeof tag);
         std::memcpy(ch->control_memory.data() + kControlBytes, &logout, sizeof logout);
         ch->logging_out = true;

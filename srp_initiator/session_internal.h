@@ -1,6 +1,7 @@
 // Session internals shared by session.cpp, session_io.cpp and session_tmf.cpp.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -22,8 +23,15 @@ inline constexpr std::uint32_t kControlBytes = 64;
 inline constexpr std::uint32_t kMaxSlots = 4096;
 static_assert(kMaxSlots <= 0x10000 && kMaxSlots < kControlTag);
 
-// Tags: a sequence number above the slot index (SRP tags are opaque to the target).
+// Tags: a per-channel sequence number, the channel index, the slot index
+// (SRP tags are opaque to the target; SAM wants them unique per I_T nexus,
+// which spans every channel).
 inline constexpr std::uint64_t kSlotMask = 0xffff;
+inline constexpr unsigned kChannelShift = 16;
+inline constexpr unsigned kSequenceShift = 24;  // up to 256 channels
+inline std::uint64_t make_tag(std::uint64_t sequence, std::size_t channel, std::uint32_t slot) {
+    return sequence << kSequenceShift | std::uint64_t{channel} << kChannelShift | slot;
+}
 inline wire::Tag to_tag(std::uint64_t value) {
     wire::Tag t;
     std::memcpy(t.data(), &value, sizeof value);
@@ -63,12 +71,39 @@ struct Session::Slot {
     // Where a synchronous TMF wants its answer; shared so that an answer
     // arriving after the caller gave up writes into live memory.
     std::shared_ptr<std::optional<std::uint8_t>> tmf_code;
-    std::span<const std::uint8_t> buffer;  // the data buffer the target may access (quarantine)
+    // The data buffer the target may access, for release()'s quarantine.
+    // Atomic: release() may run on another channel's thread.
+    std::atomic<const std::uint8_t*> buffer_begin{nullptr};
+    std::atomic<std::size_t> buffer_bytes{0};
     Completion done;
     std::chrono::steady_clock::time_point start{}, deadline{};
+
+    void reset() noexcept {
+        busy = send_pending = is_tmf = false;
+        tag = 0;
+        lun = 0;
+        recovery = Recovery::none;
+        function = wire::TaskManagementFunction::abort_task;
+        victim_tag = 0;
+        tmf_code.reset();
+        set_buffer({});
+        done = nullptr;
+    }
+    void set_buffer(std::span<const std::uint8_t> b) noexcept {
+        buffer_bytes.store(0, std::memory_order_release);
+        buffer_begin.store(b.data(), std::memory_order_release);
+        buffer_bytes.store(b.size(), std::memory_order_release);
+    }
 };
 
+// Thread: driven by one thread at a time (the Session's, or the one that
+// holds its ChannelHandle); only `dead` is read by others.
 struct Session::Channel {
+    std::size_t index = 0;  // in channels_, and in every tag
+    std::uint64_t next_sequence = 1;
+    std::size_t finished = 0;        // commands whose callback ran
+    std::uint32_t batch_depth = 0;   // nesting of begin_batch()
+    bool reconnect_wanted = false;   // recovery escalated past LOGICAL UNIT RESET
     ConnectedChannel link;
     LoginInfo info;
     std::vector<std::uint8_t> send_memory, receive_memory, control_memory;
@@ -79,7 +114,7 @@ struct Session::Channel {
     std::uint32_t receive_count = 0;
     std::uint32_t imm_data_offset = 0;  // 0: not granted
     std::uint32_t idle_polls = 0;       // polls that found nothing since the last CM event check
-    bool dead = false;
+    std::atomic<bool> dead{false};
     bool logging_out = false;
 };
 

@@ -20,18 +20,23 @@ namespace {
 constexpr std::uint32_t kIdlePollsPerCmCheck = 64;
 }  // namespace
 
+namespace {
+std::size_t busy_slots(const auto& ch) {
+    return static_cast<std::size_t>(std::count_if(ch.slots.begin(), ch.slots.end(), [](const auto& s) { return s.busy; }));
+}
+// One credit and one slot stay in reserve for task management (an abort
+// must always be possible, also when credits outnumber the slots).
+bool has_room(const auto& ch) { return !ch.dead && ch.credits > 1 && ch.free_slots.size() > 1; }
+}  // namespace
+
 std::size_t Session::outstanding() const noexcept {
     std::size_t n = 0;
-    for (const auto& ch : channels_)
-        n += static_cast<std::size_t>(std::count_if(ch->slots.begin(), ch->slots.end(), [](const Slot& s) { return s.busy; }));
+    for (const auto& ch : channels_) n += busy_slots(*ch);
     return n;
 }
 
 bool Session::can_submit() const noexcept {
-    // One credit and one slot stay in reserve for task management (an abort
-    // must always be possible, also when credits outnumber the slots).
-    return std::any_of(channels_.begin(), channels_.end(),
-                       [](const auto& ch) { return !ch->dead && ch->credits > 1 && ch->free_slots.size() > 1; });
+    return std::any_of(channels_.begin(), channels_.end(), [](const auto& ch) { return has_room(*ch); });
 }
 
 std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std::span<const std::uint8_t> cdb,
@@ -41,10 +46,19 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     Channel* ch = nullptr;
     for (std::size_t i = 0; i < channels_.size() && ch == nullptr; ++i) {
         auto& candidate = *channels_[(next_channel_ + i) % channels_.size()];
-        if (candidate.credits > 1 && candidate.free_slots.size() > 1) ch = &candidate;
+        if (has_room(candidate)) ch = &candidate;
     }
     if (ch == nullptr) return std::unexpected(SubmitError::no_credits);
     next_channel_ = (next_channel_ + 1) % channels_.size();
+    return submit_on(*ch, lun, cdb, direction, buffer, std::move(done));
+}
+
+std::expected<std::uint64_t, SubmitError> Session::submit_on(Channel& channel, std::uint16_t lun,
+                                                             std::span<const std::uint8_t> cdb, Direction direction,
+                                                             std::span<std::uint8_t> buffer, Completion done) {
+    if (channel.dead) return std::unexpected(SubmitError::disconnected);
+    if (!has_room(channel)) return std::unexpected(SubmitError::no_credits);
+    Channel* ch = &channel;
     if (cdb.size() > 16) return std::unexpected(SubmitError::too_large);
     std::optional<std::uint32_t> rkey;
     if (direction != Direction::none && !buffer.empty()) {
@@ -54,7 +68,7 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
 
     const std::uint32_t index = ch->free_slots.back();
     Slot& slot = ch->slots[index];
-    const std::uint64_t tag = (next_tag_++ << 16) | index;
+    const std::uint64_t tag = make_tag(ch->next_sequence++, ch->index, index);
     auto header = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
     header.tag = to_tag(tag);
     header.lun = scsi::encode_lun(lun);
@@ -117,12 +131,12 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     if (!ch->link.connection->post_send(index, segment)) return std::unexpected(SubmitError::disconnected);
     ch->free_slots.pop_back();
     --ch->credits;
-    slot = Slot{};
+    slot.reset();
     slot.busy = true;
     slot.send_pending = true;
     slot.tag = tag;
     slot.lun = lun;
-    slot.buffer = buffer;
+    slot.set_buffer(buffer);
     slot.done = std::move(done);
     slot.start = std::chrono::steady_clock::now();
     slot.deadline = slot.start + options_.command_timeout;
@@ -130,62 +144,105 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
 }
 
 // Batches nest (poll() opens one of its own, a caller may have one open):
-// only the outermost begin and end reach the connections.
+// only the outermost begin and end reach the connection.
+void Session::begin_batch(Channel& ch) {
+    if (ch.batch_depth++ == 0 && !ch.dead) ch.link.connection->begin_batch();
+}
+
+void Session::end_batch(Channel& ch) {
+    if (ch.batch_depth == 0 || --ch.batch_depth != 0) return;
+    if (!ch.dead) ch.link.connection->end_batch();
+}
+
 void Session::begin_batch() {
-    if (batch_depth_++ != 0) return;
-    for (auto& ch : channels_)
-        if (!ch->dead) ch->link.connection->begin_batch();
+    for (auto& ch : channels_) begin_batch(*ch);
 }
 
 void Session::end_batch() {
-    if (batch_depth_ == 0 || --batch_depth_ != 0) return;
-    for (auto& ch : channels_)
-        if (!ch->dead) ch->link.connection->end_batch();
+    for (auto& ch : channels_) end_batch(*ch);
+}
+
+std::size_t Session::poll_pass(Channel& ch) {
+    if (ch.dead) return 0;
+    const std::size_t before = ch.finished;
+    // Whatever the completions trigger (callbacks resubmitting, CRED_RSP,
+    // task management) leaves in one post: one doorbell per pass.
+    begin_batch(ch);
+    fabric::Completion c[32];
+    const std::size_t n = ch.link.connection->poll(c);
+    for (std::size_t i = 0; i < n; ++i) handle_completion(ch, c[i]);
+    // Checking for a CM DISCONNECTED event is a system call: do it only when
+    // the channel is idle, never on a pass that made progress.
+    if (n == 0 && ++ch.idle_polls >= kIdlePollsPerCmCheck) {
+        ch.idle_polls = 0;
+        if (!ch.dead && ch.link.peer_disconnected && ch.link.peer_disconnected())
+            fail_channel(ch, "the target disconnected");
+    }
+    check_timeouts(ch);
+    end_batch(ch);
+    return ch.finished - before;
 }
 
 std::size_t Session::poll() {
-    const std::size_t before = finished_;
-    // Whatever the completions trigger (callbacks resubmitting, CRED_RSP,
-    // task management) leaves in one post per channel: one doorbell per pass.
-    begin_batch();
-    for (auto& ch : channels_) {
-        if (ch->dead) continue;
-        fabric::Completion c[32];
-        const std::size_t n = ch->link.connection->poll(c);
-        for (std::size_t i = 0; i < n; ++i) handle_completion(*ch, c[i]);
-        // Checking for a CM DISCONNECTED event is a system call: do it only
-        // when the channel is idle, never on a pass that made progress.
-        if (n == 0 && ++ch->idle_polls >= kIdlePollsPerCmCheck) {
-            ch->idle_polls = 0;
-            if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
-                fail_channel(*ch, "the target disconnected");
-        }
-    }
-    check_timeouts();
-    end_batch();
-    if (reconnect_wanted_) {
+    std::size_t completed = 0;
+    bool reconnect_all = false;
+    for (std::size_t i = 0; i < channels_.size(); ++i) {
+        Channel& ch = *channels_[i];
+        completed += poll_pass(ch);
+        if (!ch.reconnect_wanted) continue;
         // Last step of recovery (the SCSI error handler's host reset): a new
         // login; every command still outstanding ends as timed out / failed.
-        reconnect_wanted_ = false;
-        (void)reconnect();
+        ch.reconnect_wanted = false;
+        if (independent_channels_) reopen_channel(i);
+        else reconnect_all = true;
     }
+    if (reconnect_all) (void)reconnect();
     drain_quarantine();
-    return finished_ - before;
+    return completed;
+}
+
+std::size_t Session::poll_one(std::size_t index) {
+    Channel& ch = *channels_[index];
+    std::size_t completed = poll_pass(ch);
+    if (ch.reconnect_wanted) {
+        ch.reconnect_wanted = false;
+        reopen_channel(index);  // ch is gone from here on
+    }
+    if (quarantined_.load(std::memory_order_acquire) != 0) drain_quarantine();
+    return completed;
 }
 
 std::size_t Session::wait(std::chrono::milliseconds timeout) {
+    std::vector<Channel*> all;
+    for (auto& ch : channels_) all.push_back(ch.get());
+    return wait_on(all, timeout, true);
+}
+
+std::size_t Session::wait_on(std::span<Channel* const> channels, std::chrono::milliseconds timeout, bool whole_session) {
     const auto until = std::chrono::steady_clock::now() + timeout;
+    const std::size_t index = channels.empty() ? 0 : channels[0]->index;
+    auto poll_now = [&] { return whole_session ? poll() : poll_one(index); };
+    auto idle = [&] {
+        if (whole_session) return outstanding() == 0;
+        return index >= channels_.size() || busy_slots(*channels_[index]) == 0;
+    };
     int spins = 0;
     for (;;) {
-        if (std::size_t n = poll(); n > 0) return n;
-        if (std::chrono::steady_clock::now() >= until || outstanding() == 0) return 0;
+        if (std::size_t n = poll_now(); n > 0) return n;
+        if (std::chrono::steady_clock::now() >= until || idle()) return 0;
         // Spin a little on multi-core hosts; on one CPU it only delays the peer.
         static const int kSpins = std::thread::hardware_concurrency() > 1 ? 64 : 0;
         if (++spins < kSpins) continue;
         // Idle: sleep on the completion channels instead of burning the CPU rxe needs.
+        // (A poll may have replaced channels: take them afresh.)
+        std::vector<Channel*> current;
+        if (whole_session)
+            for (auto& ch : channels_) current.push_back(ch.get());
+        else
+            current.push_back(channels_[index].get());
         std::vector<pollfd> fds;
         std::vector<fabric::Notifier*> notifiers;
-        for (auto& ch : channels_) {
+        for (Channel* ch : current) {
             if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
                 fail_channel(*ch, "the target disconnected");
             if (ch->dead || ch->link.notifier == nullptr) continue;
@@ -193,7 +250,7 @@ std::size_t Session::wait(std::chrono::milliseconds timeout) {
             fds.push_back(pollfd{ch->link.notifier->fd(), POLLIN, 0});
             notifiers.push_back(ch->link.notifier);
         }
-        if (std::size_t n = poll(); n > 0) return n;
+        if (std::size_t n = poll_now(); n > 0) return n;
         if (fds.empty()) {
             std::this_thread::sleep_for(std::chrono::microseconds(50));
             continue;
@@ -287,15 +344,39 @@ void Session::finish(Channel& ch, Slot& slot, CommandResult result) {
     slot.busy = false;
     slot.done = nullptr;
     slot.tmf_code.reset();
-    slot.buffer = {};
+    slot.set_buffer({});
     slot.recovery = Recovery::none;
     if (!slot.send_pending && !ch.dead) release_slot(ch, slot);
-    ++finished_;
+    ++ch.finished;
     if (done) done(result);
 }
 
 void Session::release_slot(Channel& ch, Slot& slot) {
     ch.free_slots.push_back(static_cast<std::uint32_t>(&slot - ch.slots.data()));
 }
+
+// ---- ChannelHandle: one channel, one thread -----------------------------------
+
+ChannelHandle Session::channel_handle(std::size_t channel) {
+    if (channel >= channels_.size()) throw std::out_of_range("channel_handle: no channel " + std::to_string(channel));
+    independent_channels_ = true;
+    return ChannelHandle(*this, channel);
+}
+
+std::expected<std::uint64_t, SubmitError> ChannelHandle::submit(std::uint16_t lun, std::span<const std::uint8_t> cdb,
+                                                                Direction direction, std::span<std::uint8_t> buffer,
+                                                                Completion done) {
+    return session_->submit_on(*session_->channels_[index_], lun, cdb, direction, buffer, std::move(done));
+}
+void ChannelHandle::begin_batch() { session_->begin_batch(*session_->channels_[index_]); }
+void ChannelHandle::end_batch() { session_->end_batch(*session_->channels_[index_]); }
+std::size_t ChannelHandle::poll() { return session_->poll_one(index_); }
+std::size_t ChannelHandle::wait(std::chrono::milliseconds timeout) {
+    Session::Channel* ch = session_->channels_[index_].get();
+    return session_->wait_on(std::span<Session::Channel* const>(&ch, 1), timeout, false);
+}
+std::size_t ChannelHandle::outstanding() const noexcept { return busy_slots(*session_->channels_[index_]); }
+bool ChannelHandle::can_submit() const noexcept { return has_room(*session_->channels_[index_]); }
+bool ChannelHandle::connected() const noexcept { return !session_->channels_[index_]->dead; }
 
 }  // namespace srp::initiator

@@ -31,7 +31,7 @@ Session::Slot* Session::post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManag
     // Task management may use the last credit: submit() never takes it.
     if (ch.dead || ch.credits < 1 || ch.free_slots.empty()) return nullptr;
     const std::uint32_t index = ch.free_slots.back();
-    const std::uint64_t tag = (next_tag_++ << 16) | index;
+    const std::uint64_t tag = make_tag(ch.next_sequence++, ch.index, index);
     auto iu = wire::make_iu<wire::TskMgmt>(wire::Opcode::tsk_mgmt);
     iu.tag = to_tag(tag);
     iu.lun = scsi::encode_lun(lun);
@@ -43,7 +43,7 @@ Session::Slot* Session::post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManag
     ch.free_slots.pop_back();
     --ch.credits;
     Slot& slot = ch.slots[index];
-    slot = Slot{};
+    slot.reset();
     slot.busy = true;
     slot.send_pending = true;
     slot.is_tmf = true;
@@ -55,27 +55,35 @@ Session::Slot* Session::post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManag
     return &slot;
 }
 
-void Session::check_timeouts() {
+std::vector<Session::Channel*> Session::reset_scope(Channel& ch) {
+    // SAM-5 7.6: a LOGICAL UNIT RESET aborts the LU's tasks on every channel
+    // of the nexus. With independent channels (ChannelHandle) another thread
+    // owns the other channels: their commands recover on their own channel
+    // (an ABORT TASK for a task the reset removed completes at once).
+    if (independent_channels_) return {&ch};
+    std::vector<Channel*> all;
+    for (auto& c : channels_) all.push_back(c.get());
+    return all;
+}
+
+void Session::check_timeouts(Channel& ch) {
     const auto now = Clock::now();
-    for (auto& ch : channels_) {
-        for (auto& slot : ch->slots) {
-            if (ch->dead) break;
-            if (!slot.busy) continue;
-            if (slot.is_tmf) {
-                if (now < slot.deadline) continue;
-                // No answer: give the TMF up (its tag is ignored from now on)
-                // and let its victim escalate.
-                end_recovery(*ch, slot, false);
-                finish(*ch, slot, CommandResult{});
-                continue;
-            }
-            if (slot.recovery == Recovery::none && now >= slot.deadline) {
-                slot.recovery = Recovery::abort_wanted;
-                slot.recovery_since = now;
-            }
-            if (slot.recovery == Recovery::abort_wanted || slot.recovery == Recovery::reset_wanted)
-                recover(*ch, slot, now);
+    for (auto& slot : ch.slots) {
+        if (ch.dead) break;
+        if (!slot.busy) continue;
+        if (slot.is_tmf) {
+            if (now < slot.deadline) continue;
+            // No answer: give the TMF up (its tag is ignored from now on)
+            // and let its victim escalate.
+            end_recovery(ch, slot, false);
+            finish(ch, slot, CommandResult{});
+            continue;
         }
+        if (slot.recovery == Recovery::none && now >= slot.deadline) {
+            slot.recovery = Recovery::abort_wanted;
+            slot.recovery_since = now;
+        }
+        if (slot.recovery == Recovery::abort_wanted || slot.recovery == Recovery::reset_wanted) recover(ch, slot, now);
     }
 }
 
@@ -96,11 +104,11 @@ void Session::recover(Channel& ch, Slot& victim, Clock::time_point now) {
     }
     if (victim.recovery != Recovery::reset_wanted) return;
     if (now - victim.recovery_since >= options_.tmf_timeout) {
-        reconnect_wanted_ = true;
+        ch.reconnect_wanted = true;
         return;
     }
     // One LOGICAL UNIT RESET per LUN at a time covers every victim on it.
-    for (const auto& other : channels_)
+    for (Channel* other : reset_scope(ch))
         for (const auto& s : other->slots)
             if (s.busy && !s.is_tmf && s.lun == victim.lun && s.recovery == Recovery::reset_sent) {
                 victim.recovery_since = now;
@@ -136,12 +144,12 @@ void Session::end_recovery(Channel& ch, Slot& tmf, bool succeeded) {
         return;
     }
     if (!succeeded) {
-        reconnect_wanted_ = true;
+        ch.reconnect_wanted = true;
         return;
     }
     // SAM-5 7.6: a LOGICAL UNIT RESET aborts every task of the LU, on every
     // channel of the nexus; none of them will be answered.
-    for (auto& other : channels_)
+    for (Channel* other : reset_scope(ch))
         for (auto& s : other->slots) {
             if (!s.busy || s.is_tmf || s.lun != tmf.lun) continue;
             CommandResult r;

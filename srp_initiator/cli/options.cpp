@@ -1,5 +1,6 @@
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <ostream>
 
 #include "srp_initiator/cli/cli.h"
@@ -75,7 +76,9 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
         ("vpd", po::value(&vpd), "inquiry: VPD page (hex, e.g. 0x83) or 'all'")
         ("mode", po::value(&o.mode), "bench: read|write|randread|randwrite|randrw (default randread)")
         ("bs", po::value(&bs), "bench: block size (default 4k)")
-        ("qd", po::value(&o.queue_depth), "bench: commands in flight (default 32)")
+        ("qd", po::value(&o.queue_depth), "bench: commands in flight per thread (default 32)")
+        ("threads", po::value(&o.threads),
+         "bench: threads, each driving its own channel without locks (default 1; raises --channels to match)")
         ("runtime", po::value(&o.runtime_s), "bench: seconds (default 10)")
         ("ops", po::value(&o.ops), "bench: stop after this many commands instead")
         ("read-percent", po::value(&o.read_percent), "bench randrw: reads in percent (default 50)")
@@ -111,6 +114,8 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
     auto ioc = ioc_guid.empty() ? ext : parse_hex(ioc_guid);
     if (!ioc) return fail("--ioc-guid: '" + ioc_guid + "' is not 16 hex digits");
     o.session.ioc_guid = *ioc;
+    if (o.threads == 0 || o.threads > 256) return fail("--threads: " + std::to_string(o.threads) + " is not in 1..256");
+    if (o.threads > 1) o.session.channels = std::max(o.session.channels, o.threads);
     if (!initiator_ext.empty()) {
         auto v = parse_hex(initiator_ext);
         if (!v) return fail("--initiator-ext: '" + initiator_ext + "' is not 16 hex digits");

@@ -193,11 +193,26 @@ TEST_CASE("cli bench: every mode, JSON with IOPS and percentiles", "[loopback][c
     }
 }
 
+TEST_CASE("cli bench --threads: one channel per thread, counts merged", "[loopback][cli]") {
+    LoopbackServer server(4u << 20);
+    for (std::string mode : {"randread", "randrw"}) {
+        auto c = run(server, {"bench", "--mode", mode, "--ops", "400", "--qd", "8", "--json", "--threads", "2"});
+        REQUIRE(c.rc == 0);
+        CHECK(c.out.str().find("\"ops\":400") != std::string::npos);
+        CHECK(c.out.str().find("\"errors\":0") != std::string::npos);
+        CHECK(c.out.str().find("\"threads\":2,\"channels\":2") != std::string::npos);
+    }
+    auto timed = run(server, {"bench", "--runtime", "0.3", "--threads", "3", "--qd", "4"});
+    REQUIRE(timed.rc == 0);
+    CHECK(timed.out.str().find("threads=3 channels=3: ") != std::string::npos);
+    CHECK(run(server, {"bench", "--threads", "0"}).rc == cli::kExitUsage);
+}
+
 TEST_CASE("cli bench text output", "[loopback][cli]") {
     LoopbackServer server(4u << 20);
     auto c = run(server, {"bench", "--mode", "randread", "--runtime", "0.3", "--bs", "8k"});
     REQUIRE(c.rc == 0);
-    CHECK(c.out.str().find("randread bs=8192 qd=32 channels=1: ") == 0);
+    CHECK(c.out.str().find("randread bs=8192 qd=32 threads=1 channels=1: ") == 0);
     CHECK(c.out.str().find("latency us: p50 ") != std::string::npos);
 }
 
