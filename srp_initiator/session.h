@@ -129,6 +129,9 @@ public:
     std::size_t outstanding() const noexcept;
     bool can_submit() const noexcept;
     bool connected() const noexcept;
+    // Logs this channel in again (MULTI) after it was lost; its outstanding
+    // commands end first. True when it is connected afterwards.
+    bool reconnect();
     std::size_t index() const noexcept { return index_; }
 
 private:

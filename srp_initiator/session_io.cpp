@@ -378,5 +378,9 @@ std::size_t ChannelHandle::wait(std::chrono::milliseconds timeout) {
 std::size_t ChannelHandle::outstanding() const noexcept { return busy_slots(*session_->channels_[index_]); }
 bool ChannelHandle::can_submit() const noexcept { return has_room(*session_->channels_[index_]); }
 bool ChannelHandle::connected() const noexcept { return !session_->channels_[index_]->dead; }
+bool ChannelHandle::reconnect() {
+    session_->reopen_channel(index_);
+    return connected();
+}
 
 }  // namespace srp::initiator
