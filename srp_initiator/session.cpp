@@ -291,6 +291,7 @@ void Session::reopen_channel(std::size_t index) {
         std::lock_guard lock(pool_mutex_);
         retired = std::exchange(channels_[index], std::move(*fresh));
     }
+    ++generation_;  // slots of the retired channel are gone (task_management() watches this)
 }
 
 void Session::logout() {

@@ -245,7 +245,7 @@ private:
     std::atomic<std::uint64_t> next_login_tag_{1};
     bool independent_channels_ = false;  // a ChannelHandle exists
     bool port_id_known_ = false;      // initiator_port_id_ is set (by the first login)
-    std::uint64_t generation_ = 0;    // bumped by every open_all(): channels were replaced
+    std::atomic<std::uint64_t> generation_{0};  // bumped whenever a channel object is replaced
 };
 
 }  // namespace srp::initiator

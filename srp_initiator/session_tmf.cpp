@@ -211,7 +211,7 @@ std::optional<std::uint8_t> Session::task_management(std::uint16_t lun, wire::Ta
     auto code = std::make_shared<std::optional<std::uint8_t>>();
     slot->tmf_code = code;
     const std::uint64_t tag = slot->tag;
-    const std::uint64_t generation = generation_;
+    const std::uint64_t generation = generation_.load();
     // check_timeouts() ends the slot after tmf_timeout; a reconnect ends it too.
     const auto until = slot->deadline + std::chrono::seconds(1);
     auto pending = [&] {
