@@ -72,7 +72,11 @@ std::expected<std::unique_ptr<Disk>, std::string> Disk::open(initiator::Connecto
     auto& s = *disk->session_;
     const auto lun = disk->options_.lun;
     auto buffer = *s.allocate(512);
-    auto run = [&](std::span<const std::uint8_t> cdb) { return s.execute(lun, cdb, Direction::from_target, buffer); };
+    // The data-in buffer exactly as long as the CDB's allocation length:
+    // LIO warns when the SRP descriptor and the CDB disagree.
+    auto run = [&](std::span<const std::uint8_t> cdb) {
+        return s.execute(lun, cdb, Direction::from_target, buffer.first(scsi::allocation_length(cdb)));
+    };
     // SBC-3 5.16 READ CAPACITY (16): last LBA, block length, LBPME.
     const std::uint8_t capacity[16] = {scsi::op::kServiceActionIn16, scsi::op::kReadCapacity16ServiceAction, 0, 0, 0, 0, 0,
                                        0, 0, 0, 0, 0, 0, 32, 0, 0};
@@ -97,6 +101,11 @@ std::expected<std::unique_ptr<Disk>, std::string> Disk::open(initiator::Connecto
         g.max_unmap_blocks = static_cast<std::uint32_t>(load_be(buffer, 20, 4));
         g.max_write_same_blocks = load_be(buffer, 36, 8);
     }
+    // SPC-4 7.5.6 MODE SENSE (10), caching page, no block descriptors: the
+    // header's DPOFUA bit says whether WRITE takes FUA (LIO fileio may not).
+    const std::uint8_t mode_sense[10] = {scsi::op::kModeSense10, 0x08, 0x08, 0, 0, 0, 0, 0, 64, 0};
+    std::fill(buffer.begin(), buffer.end(), 0);
+    if (run(mode_sense).good()) g.fua = (buffer[3] & 0x10) != 0;
     s.release(buffer);
     if (g.block_bytes == 0 || disk->options_.lane_buffer_bytes < g.block_bytes)
         return std::unexpected("unusable block size " + std::to_string(g.block_bytes));
@@ -191,11 +200,15 @@ int Disk::pwrite(std::span<const std::uint8_t> in, std::uint64_t offset, bool fu
         std::memcpy(l.buffer.data(), in.data() + at, n);
         // SBC-3 5.43: FUA = the data reaches the medium before GOOD.
         const auto cdb = cdb16(scsi::op::kWrite16, (offset + at) / geometry_.block_bytes,
-                               static_cast<std::uint32_t>(n / geometry_.block_bytes), fua ? 0x08 : 0);
+                               static_cast<std::uint32_t>(n / geometry_.block_bytes), fua && geometry_.fua ? 0x08 : 0);
         auto r = run(l, cdb, Direction::to_target, l.buffer.first(n));
         if (int e = to_errno(r); e != 0) return e;
     }
-    return 0;
+    if (!fua || geometry_.fua) return 0;
+    // No DPOFUA: the same guarantee from SYNCHRONIZE CACHE over the range.
+    const auto sync = cdb16(scsi::op::kSynchronizeCache16, offset / geometry_.block_bytes,
+                            static_cast<std::uint32_t>(in.size() / geometry_.block_bytes), 0);
+    return to_errno(run(l, sync, Direction::none, {}));
 }
 
 int Disk::flush() {

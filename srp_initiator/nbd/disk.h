@@ -39,6 +39,7 @@ struct DiskGeometry {
     bool write_same_unmap = false; // LBPWS: WRITE SAME (16) may unmap (zero with may_trim)
     std::uint32_t max_unmap_blocks = 0;
     std::uint64_t max_write_same_blocks = 0;
+    bool fua = false;              // DPOFUA (MODE SENSE): WRITE (16) takes the FUA bit; else FUA = write + SYNCHRONIZE CACHE
 };
 
 // SCSI outcome -> errno: MEDIUM ERROR -> EIO, SPACE ALLOCATION FAILED ->

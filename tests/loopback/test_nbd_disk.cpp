@@ -49,6 +49,7 @@ TEST_CASE("nbd disk: geometry, split reads and writes from two threads, flush, z
     auto& d = **disk;
     CHECK(d.geometry().size_bytes == 8u << 20);
     CHECK(d.geometry().block_bytes == 512);
+    CHECK(d.geometry().fua);  // our target sets DPOFUA
     auto worker = [&](int t, int& failures) {
         const std::uint64_t base = static_cast<std::uint64_t>(t) * (4u << 20);
         auto data = pattern(256u << 10, static_cast<std::uint8_t>(t + 1));  // four lane buffers
