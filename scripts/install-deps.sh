@@ -9,6 +9,8 @@ PACKAGES=(
 	# VM test bed: QEMU guest with the stock Debian kernel and soft-RoCE
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils python3 iproute2
 	rdma-core ibverbs-utils rdmacm-utils ibverbs-providers perftest fio sg3-utils
+	# nbdkit plugin and its VM test
+	nbdkit nbdkit-plugin-dev nbd-client qemu-utils
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,10 +6,12 @@
 namespace srp::initiator {
 
 Connector verbs_connector(std::string host, std::uint16_t port, std::chrono::milliseconds timeout) {
-    return [host = std::move(host), port, timeout](std::span<const std::uint8_t> login)
+    return [host = std::move(host), port, timeout](const ConnectRequest& request)
                -> std::expected<ConnectedChannel, LoginFailure> {
-        // Send queue: one SRP_CMD/TSK_MGMT per credit; receive ring sized by the session.
-        auto client = rdma::ClientConnection::connect(host, port, login, rdma::QueueDepths{256, 256, 4}, timeout);
+        // Both queues as deep as the session asks: a fixed depth would refuse
+        // the receive ring of a target granting more credits (up to 4096).
+        const rdma::QueueDepths depths{request.receive_queue_depth, request.send_queue_depth, 4};
+        auto client = rdma::ClientConnection::connect(host, port, request.login, depths, timeout);
         if (!client) {
             const auto& f = client.error();
             LoginFailure failure;

@@ -1,8 +1,11 @@
-// How a Session reaches a target: a Connector turns login private data into
-// a connected channel (or the target's SRP_LOGIN_REJ). verbs_connector()
-// uses RDMA/CM; tests plug in the loopback fabric.
+// How a Session reaches a target: a Connector turns a ConnectRequest (the
+// login private data, built once the local port is known, and the queue
+// depths the session will use) into a connected channel, or the target's
+// SRP_LOGIN_REJ. verbs_connector() uses RDMA/CM; tests plug in the loopback
+// fabric.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <expected>
@@ -33,8 +36,20 @@ struct ConnectedChannel {
     std::string description;                   // "rxe0 -> 10.0.2.15:5555"
 };
 
-using Connector =
-    std::function<std::expected<ConnectedChannel, LoginFailure>(std::span<const std::uint8_t> login_private_data)>;
+using PortGid = std::array<std::uint8_t, 16>;
+
+struct ConnectRequest {
+    // The SRP_LOGIN_REQ private data for the local port's GID (ib_srp builds
+    // the initiator port id from the GID's interface id).
+    std::function<std::vector<std::uint8_t>(const PortGid& local_gid)> login;
+    // Work requests the session keeps in flight on the channel, so the queue
+    // pair can hold them: sends (SRP_CMD, TSK_MGMT, control IUs) and receives
+    // (SRP_RSP and target-initiated IUs).
+    std::uint32_t send_queue_depth = 0;
+    std::uint32_t receive_queue_depth = 0;
+};
+
+using Connector = std::function<std::expected<ConnectedChannel, LoginFailure>(const ConnectRequest& request)>;
 
 Connector verbs_connector(std::string host, std::uint16_t port, std::chrono::milliseconds timeout);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "common/scsi/sense.h"
 #include "common/wire/iu_encode.h"
@@ -15,14 +16,13 @@ namespace {
 
 constexpr std::size_t kPoolAlignment = 4096;
 
-wire::PortId default_initiator_port_id() {
-    // initiator_ext 0, then a stable 64-bit value derived from the host name.
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (const char* p = host; *p; ++p) h = (h ^ static_cast<unsigned char>(*p)) * 0x100000001b3ull;
+// ib_srp: initiator_ext in the first 8 bytes, the port GID's interface id
+// in the last 8 (SRP r16a 5.6.2 leaves the format to the initiator; it must
+// be unique per initiator port).
+wire::PortId default_initiator_port_id(std::uint64_t initiator_ext, const PortGid& gid) {
     wire::PortId id{};
-    for (int i = 0; i < 8; ++i) id[8 + i] = static_cast<std::uint8_t>(h >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i) id[i] = static_cast<std::uint8_t>(initiator_ext >> (56 - 8 * i));
+    std::copy(gid.begin() + 8, gid.end(), id.begin() + 8);
     return id;
 }
 
@@ -51,7 +51,7 @@ std::string CommandResult::describe() const {
 
 Session::Session(Connector connector, SessionOptions options)
     : connector_(std::move(connector)), options_(std::move(options)) {
-    initiator_port_id_ = options_.initiator_port_id.value_or(default_initiator_port_id());
+    options_.queue_depth = std::clamp<std::uint32_t>(options_.queue_depth, 2, kMaxSlots);
     pool_.resize(options_.pool_bytes);
     free_ranges_.emplace_back(0, pool_.size());
 }
@@ -67,9 +67,10 @@ std::expected<std::unique_ptr<Session>, LoginFailure> Session::login(Connector c
 
 std::expected<void, LoginFailure> Session::open_all() {
     channels_.clear();
+    ++generation_;
     for (std::uint32_t i = 0; i < options_.channels; ++i) {
         // SRP r16a 6.2: the first channel of a nexus logs in SINGLE, the others MULTI.
-        auto channel = open_channel(i == 0);
+        auto channel = open_channel(i, i == 0);
         if (!channel) {
             channels_.clear();
             return std::unexpected(channel.error());
@@ -79,9 +80,9 @@ std::expected<void, LoginFailure> Session::open_all() {
     return {};
 }
 
-std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_channel(bool single) {
+std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_channel(std::size_t index, bool single) {
     auto req = wire::make_login_req_rdma();
-    const std::uint64_t login_tag = next_tag_++;
+    const std::uint64_t login_tag = next_login_tag_++;
     std::memcpy(req.tag.data(), &login_tag, sizeof login_tag);
     req.req_it_iu_len = options_.it_iu_len;
     req.req_buf_fmt = wire::kBufFmtDirect | wire::kBufFmtIndirect;
@@ -90,12 +91,24 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         req.req_flags |= wire::kReqFlagImmediateRequested;
         req.imm_data_offset = static_cast<std::uint16_t>(options_.imm_data_offset);
     }
-    req.initiator_port_id = initiator_port_id_;
     for (int i = 0; i < 8; ++i) {
         req.target_port_id[i] = static_cast<std::uint8_t>(options_.id_ext >> (56 - 8 * i));
         req.target_port_id[8 + i] = static_cast<std::uint8_t>(options_.ioc_guid >> (56 - 8 * i));
     }
-    auto link = connector_(wire::iu_bytes(req));
+    ConnectRequest request;
+    // Every channel of the nexus carries the port id of the first (SRP r16a
+    // 6.2: MULTI logins name the same I_T nexus).
+    const bool first = !port_id_known_;
+    request.login = [&](const PortGid& gid) {
+        if (first)
+            initiator_port_id_ = options_.initiator_port_id.value_or(default_initiator_port_id(options_.initiator_ext, gid));
+        req.initiator_port_id = initiator_port_id_;
+        const auto bytes = wire::iu_bytes(req);
+        return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+    };
+    request.send_queue_depth = options_.queue_depth + kControlSends;
+    request.receive_queue_depth = options_.queue_depth + kExtraReceives;
+    auto link = connector_(request);
     if (!link) return std::unexpected(link.error());
     auto rsp = wire::parse_login_rsp(link->accept_data);
     if (!rsp)
@@ -104,6 +117,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
                                                 std::string(wire::to_string(rsp.error())) + ")",
                                             {}});
     auto ch = std::make_unique<Channel>();
+    ch->index = index;
     ch->link = std::move(*link);
     ch->info.credits = rsp->req_lim_delta.value();
     ch->info.max_it_iu_len = std::min(rsp->max_it_iu_len.value(), options_.it_iu_len);
@@ -117,8 +131,10 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         return std::unexpected(LoginFailure{LoginFailure::Kind::protocol, "unusable login response: " +
                                             std::to_string(ch->info.credits) + " credits, max_ti_iu_len " +
                                             std::to_string(ch->info.max_ti_iu_len), {}});
+    if (!port_id_known_) port_id_known_ = true;  // written once, before any ChannelHandle thread exists
     ch->credits = ch->info.credits;
-    const std::uint32_t slots = std::min<std::uint32_t>(ch->info.credits, 4096);
+    // Credits beyond the queue pair's depth stay unused (ib_srp: queue_size).
+    const std::uint32_t slots = std::min<std::uint32_t>(ch->info.credits, options_.queue_depth);
     ch->receive_count = slots + kExtraReceives;
     ch->send_memory.resize(std::size_t{slots} * ch->info.max_it_iu_len);
     ch->receive_memory.resize(std::size_t{ch->receive_count} * ch->info.max_ti_iu_len);
@@ -140,7 +156,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
     ch->send_mr = std::move(*send);
     ch->receive_mr = std::move(*receive);
     ch->control_mr = std::move(*control);
-    ch->slots.resize(slots);
+    ch->slots = std::vector<Slot>(slots);  // Slot holds atomics: built in place, never moved
     for (std::uint32_t i = slots; i-- > 0;) ch->free_slots.push_back(i);
     for (std::uint32_t i = 0; i < ch->receive_count; ++i) {
         auto segment = ch->receive_mr->segment(std::size_t{i} * ch->info.max_ti_iu_len, ch->info.max_ti_iu_len);
@@ -157,6 +173,7 @@ bool Session::connected() const noexcept {
 }
 
 std::optional<std::span<std::uint8_t>> Session::allocate(std::size_t bytes) {
+    std::lock_guard lock(pool_mutex_);
     bytes = (std::max<std::size_t>(bytes, 1) + kPoolAlignment - 1) & ~(kPoolAlignment - 1);
     for (auto it = free_ranges_.begin(); it != free_ranges_.end(); ++it) {
         if (it->second < bytes) continue;
@@ -171,6 +188,43 @@ std::optional<std::span<std::uint8_t>> Session::allocate(std::size_t bytes) {
 
 void Session::release(std::span<std::uint8_t> buffer) {
     if (buffer.empty()) return;
+    std::lock_guard lock(pool_mutex_);
+    // A command that still names the buffer may yet be served by the target:
+    // hold the memory back until it ended (see the header).
+    if (buffer_in_use(buffer)) {
+        quarantine_.push_back(buffer);
+        quarantined_.store(quarantine_.size(), std::memory_order_release);
+        return;
+    }
+    free_range(buffer);
+}
+
+// Called with pool_mutex_ held; reads other threads' slots through their atomics.
+bool Session::buffer_in_use(std::span<const std::uint8_t> buffer) const {
+    for (const auto& ch : channels_)
+        for (const auto& s : ch->slots) {
+            const auto* begin = s.buffer_begin.load(std::memory_order_acquire);
+            const std::size_t bytes = s.buffer_bytes.load(std::memory_order_acquire);
+            if (begin != nullptr && bytes != 0 && begin < buffer.data() + buffer.size() && buffer.data() < begin + bytes)
+                return true;
+        }
+    return false;
+}
+
+void Session::drain_quarantine() {
+    std::lock_guard lock(pool_mutex_);
+    for (std::size_t i = 0; i < quarantine_.size();) {
+        if (buffer_in_use(quarantine_[i])) {
+            ++i;
+            continue;
+        }
+        free_range(quarantine_[i]);
+        quarantine_.erase(quarantine_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    quarantined_.store(quarantine_.size(), std::memory_order_release);
+}
+
+void Session::free_range(std::span<std::uint8_t> buffer) {
     const auto offset = static_cast<std::size_t>(buffer.data() - pool_.data());
     const std::size_t bytes = (buffer.size() + kPoolAlignment - 1) & ~(kPoolAlignment - 1);
     auto it = std::lower_bound(free_ranges_.begin(), free_ranges_.end(), std::make_pair(offset, std::size_t{0}));
@@ -197,11 +251,15 @@ std::optional<std::uint32_t> Session::registration_key(Channel& ch, std::span<co
 void Session::fail_channel(Channel& ch, const std::string& why) {
     if (ch.dead) return;
     ch.dead = true;
+    // A queue pair in error executes no more RDMA: from here on no buffer of
+    // this channel can be touched by the target, so every command may end.
     ch.link.connection->disconnect();
     for (auto& slot : ch.slots) {
+        slot.send_pending = false;  // the channel is never posted to again
         if (!slot.busy) continue;
         CommandResult r;
-        r.transport_error = true;
+        r.timed_out = !slot.is_tmf && slot.recovery != Recovery::none;
+        r.transport_error = !r.timed_out;
         r.error = why;
         finish(ch, slot, r);
     }
@@ -218,11 +276,29 @@ std::expected<void, LoginFailure> Session::reconnect() {
     return open_all();
 }
 
+void Session::reopen_channel(std::size_t index) {
+    Channel& old = *channels_[index];
+    fail_channel(old, "reconnecting");
+    fabric::Completion c[32];
+    for (int i = 0; i < 100 && old.link.connection->poll(c) > 0; ++i) {
+    }
+    // SRP r16a 6.2: MULTI joins the nexus the other channels keep alive.
+    auto fresh = open_channel(index, false);
+    if (!fresh) return;  // stays dead; the caller sees connected() == false
+    std::unique_ptr<Channel> retired;
+    {
+        // buffer_in_use() walks every channel under this lock.
+        std::lock_guard lock(pool_mutex_);
+        retired = std::exchange(channels_[index], std::move(*fresh));
+    }
+    ++generation_;  // slots of the retired channel are gone (task_management() watches this)
+}
+
 void Session::logout() {
     for (auto& ch : channels_) {
         if (ch->dead) continue;
         auto logout = wire::make_iu<wire::ILogout>(wire::Opcode::i_logout);
-        const std::uint64_t tag = next_tag_++;
+        const std::uint64_t tag = next_login_tag_++;
         std::memcpy(logout.tag.data(), &tag, sizeof tag);
         std::memcpy(ch->control_memory.data() + kControlBytes, &logout, sizeof logout);
         ch->logging_out = true;

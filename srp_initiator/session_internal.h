@@ -1,7 +1,10 @@
-// Session internals shared by session.cpp and session_io.cpp.
+// Session internals shared by session.cpp, session_io.cpp and session_tmf.cpp.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
+#include <memory>
 
 #include "srp_initiator/session.h"
 
@@ -13,21 +16,94 @@ inline constexpr std::uint64_t kReceiveTag = 1ull << 62;
 // (send chain wr_ids index a table in the verbs connection).
 inline constexpr std::uint64_t kControlTag = 0xF0000;
 inline constexpr std::uint32_t kExtraReceives = 4;       // target-initiated IUs beyond the credits
+inline constexpr std::uint32_t kControlSends = 2;        // CRED_RSP/AER_RSP and I_LOGOUT beside the slots
 inline constexpr std::uint32_t kControlBytes = 64;
+// Slots per channel: the slot index is the SEND's wr_id and the low 16 bits of
+// the tag, and must stay below kControlTag.
+inline constexpr std::uint32_t kMaxSlots = 4096;
+static_assert(kMaxSlots <= 0x10000 && kMaxSlots < kControlTag);
+
+// Tags: a per-channel sequence number, the channel index, the slot index
+// (SRP tags are opaque to the target; SAM wants them unique per I_T nexus,
+// which spans every channel).
+inline constexpr std::uint64_t kSlotMask = 0xffff;
+inline constexpr unsigned kChannelShift = 16;
+inline constexpr unsigned kSequenceShift = 24;  // up to 256 channels
+inline std::uint64_t make_tag(std::uint64_t sequence, std::size_t channel, std::uint32_t slot) {
+    return sequence << kSequenceShift | std::uint64_t{channel} << kChannelShift | slot;
+}
+inline wire::Tag to_tag(std::uint64_t value) {
+    wire::Tag t;
+    std::memcpy(t.data(), &value, sizeof value);
+    return t;
+}
+inline std::uint64_t from_tag(const wire::Tag& t) {
+    std::uint64_t value;
+    std::memcpy(&value, t.data(), sizeof value);
+    return value;
+}
+
+// What a timed-out command is waiting for: the kernel's SCSI error handler
+// order (scsi_eh: abort, then LUN reset, then host reset = reconnect).
+enum class Recovery : std::uint8_t {
+    none,          // running within its timeout
+    abort_wanted,  // timed out; an ABORT TASK waits for a credit
+    abort_sent,    // ABORT TASK in flight
+    reset_wanted,  // the abort failed or timed out; a LOGICAL UNIT RESET waits for a credit
+    reset_sent,    // LOGICAL UNIT RESET in flight
+};
+std::string_view to_string(Recovery r) noexcept;
 
 struct Session::Slot {
+    // A slot is free only when neither holds: its tag may still be answered
+    // (busy) and its wr_id may still complete (send_pending). Reusing the
+    // index earlier would let the old SEND completion retire the new one.
     bool busy = false;
+    bool send_pending = false;
     bool is_tmf = false;
     std::uint64_t tag = 0;
     std::uint16_t lun = 0;         // an abort must name the command's LUN
-    std::uint64_t victim_tag = 0;  // TMF sent because this command timed out
-    bool abort_sent = false;
+    Recovery recovery = Recovery::none;
+    std::chrono::steady_clock::time_point recovery_since{};  // when the current recovery step began
+    // TMF slots: the function and, when sent for a timed-out command, its tag.
+    wire::TaskManagementFunction function = wire::TaskManagementFunction::abort_task;
+    std::uint64_t victim_tag = 0;
+    // Where a synchronous TMF wants its answer; shared so that an answer
+    // arriving after the caller gave up writes into live memory.
+    std::shared_ptr<std::optional<std::uint8_t>> tmf_code;
+    // The data buffer the target may access, for release()'s quarantine.
+    // Atomic: release() may run on another channel's thread.
+    std::atomic<const std::uint8_t*> buffer_begin{nullptr};
+    std::atomic<std::size_t> buffer_bytes{0};
     Completion done;
     std::chrono::steady_clock::time_point start{}, deadline{};
-    std::optional<std::uint8_t>* tmf_code = nullptr;  // where a synchronous TMF wants its answer
+
+    void reset() noexcept {
+        busy = send_pending = is_tmf = false;
+        tag = 0;
+        lun = 0;
+        recovery = Recovery::none;
+        function = wire::TaskManagementFunction::abort_task;
+        victim_tag = 0;
+        tmf_code.reset();
+        set_buffer({});
+        done = nullptr;
+    }
+    void set_buffer(std::span<const std::uint8_t> b) noexcept {
+        buffer_bytes.store(0, std::memory_order_release);
+        buffer_begin.store(b.data(), std::memory_order_release);
+        buffer_bytes.store(b.size(), std::memory_order_release);
+    }
 };
 
+// Thread: driven by one thread at a time (the Session's, or the one that
+// holds its ChannelHandle); only `dead` is read by others.
 struct Session::Channel {
+    std::size_t index = 0;  // in channels_, and in every tag
+    std::uint64_t next_sequence = 1;
+    std::size_t finished = 0;        // commands whose callback ran
+    std::uint32_t batch_depth = 0;   // nesting of begin_batch()
+    bool reconnect_wanted = false;   // recovery escalated past LOGICAL UNIT RESET
     ConnectedChannel link;
     LoginInfo info;
     std::vector<std::uint8_t> send_memory, receive_memory, control_memory;
@@ -37,7 +113,8 @@ struct Session::Channel {
     std::int64_t credits = 0;
     std::uint32_t receive_count = 0;
     std::uint32_t imm_data_offset = 0;  // 0: not granted
-    bool dead = false;
+    std::uint32_t idle_polls = 0;       // polls that found nothing since the last CM event check
+    std::atomic<bool> dead{false};
     bool logging_out = false;
 };
 

@@ -1,5 +1,6 @@
 // Session data path: SRP_CMD construction (direct, indirect, external table,
-// immediate data), credits, SRP_RSP handling, task management and timeouts.
+// immediate data), credits, completions and SRP_RSP handling. Task management
+// and the recovery of timed-out commands are in session_tmf.cpp.
 #include <poll.h>
 
 #include <algorithm>
@@ -15,29 +16,27 @@
 namespace srp::initiator {
 
 namespace {
-wire::Tag to_tag(std::uint64_t value) {
-    wire::Tag t;
-    std::memcpy(t.data(), &value, sizeof value);
-    return t;
+// Busy polls between checks for a CM event; wait() also checks before it sleeps.
+constexpr std::uint32_t kIdlePollsPerCmCheck = 64;
+}  // namespace
+
+namespace {
+std::size_t busy_slots(const auto& ch) {
+    return static_cast<std::size_t>(std::count_if(ch.slots.begin(), ch.slots.end(), [](const auto& s) { return s.busy; }));
 }
-std::uint64_t from_tag(const wire::Tag& t) {
-    std::uint64_t value;
-    std::memcpy(&value, t.data(), sizeof value);
-    return value;
-}
-constexpr std::uint64_t kSlotMask = 0xffff;
+// One credit and one slot stay in reserve for task management (an abort
+// must always be possible, also when credits outnumber the slots).
+bool has_room(const auto& ch) { return !ch.dead && ch.credits > 1 && ch.free_slots.size() > 1; }
 }  // namespace
 
 std::size_t Session::outstanding() const noexcept {
     std::size_t n = 0;
-    for (const auto& ch : channels_) n += ch->slots.size() - ch->free_slots.size();
+    for (const auto& ch : channels_) n += busy_slots(*ch);
     return n;
 }
 
 bool Session::can_submit() const noexcept {
-    // One credit stays in reserve for task management (an abort must always be possible).
-    return std::any_of(channels_.begin(), channels_.end(),
-                       [](const auto& ch) { return !ch->dead && ch->credits > 1 && !ch->free_slots.empty(); });
+    return std::any_of(channels_.begin(), channels_.end(), [](const auto& ch) { return has_room(*ch); });
 }
 
 std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std::span<const std::uint8_t> cdb,
@@ -47,10 +46,19 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     Channel* ch = nullptr;
     for (std::size_t i = 0; i < channels_.size() && ch == nullptr; ++i) {
         auto& candidate = *channels_[(next_channel_ + i) % channels_.size()];
-        if (candidate.credits > 1 && !candidate.free_slots.empty()) ch = &candidate;
+        if (has_room(candidate)) ch = &candidate;
     }
     if (ch == nullptr) return std::unexpected(SubmitError::no_credits);
     next_channel_ = (next_channel_ + 1) % channels_.size();
+    return submit_on(*ch, lun, cdb, direction, buffer, std::move(done));
+}
+
+std::expected<std::uint64_t, SubmitError> Session::submit_on(Channel& channel, std::uint16_t lun,
+                                                             std::span<const std::uint8_t> cdb, Direction direction,
+                                                             std::span<std::uint8_t> buffer, Completion done) {
+    if (channel.dead) return std::unexpected(SubmitError::disconnected);
+    if (!has_room(channel)) return std::unexpected(SubmitError::no_credits);
+    Channel* ch = &channel;
     if (cdb.size() > 16) return std::unexpected(SubmitError::too_large);
     std::optional<std::uint32_t> rkey;
     if (direction != Direction::none && !buffer.empty()) {
@@ -60,7 +68,7 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
 
     const std::uint32_t index = ch->free_slots.back();
     Slot& slot = ch->slots[index];
-    const std::uint64_t tag = (next_tag_++ << 16) | index;
+    const std::uint64_t tag = make_tag(ch->next_sequence++, ch->index, index);
     auto header = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
     header.tag = to_tag(tag);
     header.lun = scsi::encode_lun(lun);
@@ -123,63 +131,126 @@ std::expected<std::uint64_t, SubmitError> Session::submit(std::uint16_t lun, std
     if (!ch->link.connection->post_send(index, segment)) return std::unexpected(SubmitError::disconnected);
     ch->free_slots.pop_back();
     --ch->credits;
+    slot.reset();
     slot.busy = true;
-    slot.is_tmf = false;
-    slot.abort_sent = false;
+    slot.send_pending = true;
     slot.tag = tag;
     slot.lun = lun;
+    slot.set_buffer(buffer);
     slot.done = std::move(done);
     slot.start = std::chrono::steady_clock::now();
     slot.deadline = slot.start + options_.command_timeout;
-    slot.tmf_code = nullptr;
     return tag;
 }
 
+// Batches nest (poll() opens one of its own, a caller may have one open):
+// only the outermost begin and end reach the connection.
+void Session::begin_batch(Channel& ch) {
+    if (ch.batch_depth++ == 0 && !ch.dead) ch.link.connection->begin_batch();
+}
+
+void Session::end_batch(Channel& ch) {
+    if (ch.batch_depth == 0 || --ch.batch_depth != 0) return;
+    if (!ch.dead) ch.link.connection->end_batch();
+}
+
 void Session::begin_batch() {
-    for (auto& ch : channels_)
-        if (!ch->dead) ch->link.connection->begin_batch();
+    for (auto& ch : channels_) begin_batch(*ch);
 }
 
 void Session::end_batch() {
-    for (auto& ch : channels_)
-        if (!ch->dead) ch->link.connection->end_batch();
+    for (auto& ch : channels_) end_batch(*ch);
+}
+
+std::size_t Session::poll_pass(Channel& ch) {
+    if (ch.dead) return 0;
+    const std::size_t before = ch.finished;
+    // Whatever the completions trigger (callbacks resubmitting, CRED_RSP,
+    // task management) leaves in one post: one doorbell per pass.
+    begin_batch(ch);
+    fabric::Completion c[32];
+    const std::size_t n = ch.link.connection->poll(c);
+    for (std::size_t i = 0; i < n; ++i) handle_completion(ch, c[i]);
+    // Checking for a CM DISCONNECTED event is a system call: do it only when
+    // the channel is idle, never on a pass that made progress.
+    if (n == 0 && ++ch.idle_polls >= kIdlePollsPerCmCheck) {
+        ch.idle_polls = 0;
+        if (!ch.dead && ch.link.peer_disconnected && ch.link.peer_disconnected())
+            fail_channel(ch, "the target disconnected");
+    }
+    check_timeouts(ch);
+    end_batch(ch);
+    return ch.finished - before;
 }
 
 std::size_t Session::poll() {
     std::size_t completed = 0;
-    for (auto& ch : channels_) {
-        if (ch->dead) continue;
-        fabric::Completion c[32];
-        const std::size_t n = ch->link.connection->poll(c);
-        const std::size_t before = ch->free_slots.size();
-        for (std::size_t i = 0; i < n; ++i) handle_completion(*ch, c[i]);
-        if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
-            fail_channel(*ch, "the target disconnected");
-        completed += ch->free_slots.size() > before ? ch->free_slots.size() - before : 0;
+    bool reconnect_all = false;
+    for (std::size_t i = 0; i < channels_.size(); ++i) {
+        Channel& ch = *channels_[i];
+        completed += poll_pass(ch);
+        if (!ch.reconnect_wanted) continue;
+        // Last step of recovery (the SCSI error handler's host reset): a new
+        // login; every command still outstanding ends as timed out / failed.
+        ch.reconnect_wanted = false;
+        if (independent_channels_) reopen_channel(i);
+        else reconnect_all = true;
     }
-    check_timeouts();
+    if (reconnect_all) (void)reconnect();
+    drain_quarantine();
+    return completed;
+}
+
+std::size_t Session::poll_one(std::size_t index) {
+    Channel& ch = *channels_[index];
+    std::size_t completed = poll_pass(ch);
+    if (ch.reconnect_wanted) {
+        ch.reconnect_wanted = false;
+        reopen_channel(index);  // ch is gone from here on
+    }
+    if (quarantined_.load(std::memory_order_acquire) != 0) drain_quarantine();
     return completed;
 }
 
 std::size_t Session::wait(std::chrono::milliseconds timeout) {
+    std::vector<Channel*> all;
+    for (auto& ch : channels_) all.push_back(ch.get());
+    return wait_on(all, timeout, true);
+}
+
+std::size_t Session::wait_on(std::span<Channel* const> channels, std::chrono::milliseconds timeout, bool whole_session) {
     const auto until = std::chrono::steady_clock::now() + timeout;
+    const std::size_t index = channels.empty() ? 0 : channels[0]->index;
+    auto poll_now = [&] { return whole_session ? poll() : poll_one(index); };
+    auto idle = [&] {
+        if (whole_session) return outstanding() == 0;
+        return index >= channels_.size() || busy_slots(*channels_[index]) == 0;
+    };
     int spins = 0;
     for (;;) {
-        if (std::size_t n = poll(); n > 0) return n;
-        if (std::chrono::steady_clock::now() >= until || outstanding() == 0) return 0;
+        if (std::size_t n = poll_now(); n > 0) return n;
+        if (std::chrono::steady_clock::now() >= until || idle()) return 0;
         // Spin a little on multi-core hosts; on one CPU it only delays the peer.
         static const int kSpins = std::thread::hardware_concurrency() > 1 ? 64 : 0;
         if (++spins < kSpins) continue;
         // Idle: sleep on the completion channels instead of burning the CPU rxe needs.
+        // (A poll may have replaced channels: take them afresh.)
+        std::vector<Channel*> current;
+        if (whole_session)
+            for (auto& ch : channels_) current.push_back(ch.get());
+        else
+            current.push_back(channels_[index].get());
         std::vector<pollfd> fds;
         std::vector<fabric::Notifier*> notifiers;
-        for (auto& ch : channels_) {
+        for (Channel* ch : current) {
+            if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
+                fail_channel(*ch, "the target disconnected");
             if (ch->dead || ch->link.notifier == nullptr) continue;
             ch->link.connection->request_notification();
             fds.push_back(pollfd{ch->link.notifier->fd(), POLLIN, 0});
             notifiers.push_back(ch->link.notifier);
         }
-        if (std::size_t n = poll(); n > 0) return n;
+        if (std::size_t n = poll_now(); n > 0) return n;
         if (fds.empty()) {
             std::this_thread::sleep_for(std::chrono::microseconds(50));
             continue;
@@ -205,6 +276,11 @@ void Session::handle_completion(Channel& ch, const fabric::Completion& c) {
             if (!ch.link.connection->post_receive(c.wr_id, segment)) fail_channel(ch, "cannot repost a receive");
         }
         return;
+    }
+    if (c.wr_id < ch.slots.size()) {
+        Slot& slot = ch.slots[c.wr_id];
+        slot.send_pending = false;
+        if (!slot.busy && !ch.dead) release_slot(ch, slot);
     }
     if (c.status != fabric::CompletionStatus::success && !ch.logging_out)
         fail_channel(ch, "send failed: " + std::string(fabric::to_string(c.status)));
@@ -247,22 +323,11 @@ void Session::handle_response(Channel& ch, std::span<const std::uint8_t> iu) {
     const auto index = static_cast<std::size_t>(tag & kSlotMask);
     if (index >= ch.slots.size() || !ch.slots[index].busy || ch.slots[index].tag != tag) return;
     Slot& slot = ch.slots[index];
-    CommandResult result;
     if (slot.is_tmf) {
         const std::uint8_t code = rsp->response_data.size() >= 4 ? rsp->response_data[3] : 0xff;
-        if (slot.tmf_code) *slot.tmf_code = code;
-        // An abort sent for a timed-out command ends that command now.
-        if (slot.victim_tag != 0) {
-            const auto victim_index = static_cast<std::size_t>(slot.victim_tag & kSlotMask);
-            Slot& victim = ch.slots[victim_index];
-            if (victim.busy && victim.tag == slot.victim_tag) {
-                CommandResult timed_out;
-                timed_out.timed_out = true;
-                finish(ch, victim, timed_out);
-            }
-        }
-        return finish(ch, slot, result);
+        return handle_tmf_response(ch, slot, code);
     }
+    CommandResult result;
     result.status = static_cast<scsi::Status>(rsp->header.status);
     result.sense.assign(rsp->sense_data.begin(), rsp->sense_data.end());
     result.flags = rsp->header.flags;
@@ -278,103 +343,44 @@ void Session::finish(Channel& ch, Slot& slot, CommandResult result) {
     auto done = std::move(slot.done);
     slot.busy = false;
     slot.done = nullptr;
-    slot.tmf_code = nullptr;
-    slot.victim_tag = 0;
-    ch.free_slots.push_back(static_cast<std::uint32_t>(&slot - ch.slots.data()));
+    slot.tmf_code.reset();
+    slot.set_buffer({});
+    slot.recovery = Recovery::none;
+    if (!slot.send_pending && !ch.dead) release_slot(ch, slot);
+    ++ch.finished;
     if (done) done(result);
 }
 
-Session::Slot* Session::post_tmf(Channel& ch, std::uint16_t lun, wire::TaskManagementFunction function,
-                                 std::uint64_t task_tag) {
-    // Task management may use the last credit: submit() never takes it.
-    if (ch.dead || ch.credits < 1 || ch.free_slots.empty()) return nullptr;
-    const std::uint32_t index = ch.free_slots.back();
-    const std::uint64_t tag = (next_tag_++ << 16) | index;
-    auto iu = wire::make_iu<wire::TskMgmt>(wire::Opcode::tsk_mgmt);
-    iu.tag = to_tag(tag);
-    iu.lun = scsi::encode_lun(lun);
-    iu.tsk_mgmt_func = static_cast<std::uint8_t>(function);
-    iu.task_tag = to_tag(task_tag);
-    const std::size_t at = std::size_t{index} * ch.info.max_it_iu_len;
-    std::memcpy(ch.send_memory.data() + at, &iu, sizeof iu);
-    if (!ch.link.connection->post_send(index, ch.send_mr->segment(at, sizeof iu))) return nullptr;
-    ch.free_slots.pop_back();
-    --ch.credits;
-    Slot& slot = ch.slots[index];
-    slot = Slot{};
-    slot.busy = true;
-    slot.is_tmf = true;
-    slot.tag = tag;
-    slot.lun = lun;
-    slot.start = std::chrono::steady_clock::now();
-    slot.deadline = slot.start + options_.command_timeout;
-    return &slot;
+void Session::release_slot(Channel& ch, Slot& slot) {
+    ch.free_slots.push_back(static_cast<std::uint32_t>(&slot - ch.slots.data()));
 }
 
-void Session::check_timeouts() {
-    const auto now = std::chrono::steady_clock::now();
-    for (auto& ch : channels_) {
-        if (ch->dead) continue;
-        for (auto& slot : ch->slots) {
-            if (!slot.busy || slot.is_tmf || slot.abort_sent || now < slot.deadline) continue;
-            slot.abort_sent = true;
-            // SAM-5 7.2: abort the command; it completes when the TMF response arrives.
-            if (Slot* tmf = post_tmf(*ch, slot.lun, wire::TaskManagementFunction::abort_task, slot.tag))
-                tmf->victim_tag = slot.tag;
-        }
-    }
+// ---- ChannelHandle: one channel, one thread -----------------------------------
+
+ChannelHandle Session::channel_handle(std::size_t channel) {
+    if (channel >= channels_.size()) throw std::out_of_range("channel_handle: no channel " + std::to_string(channel));
+    independent_channels_ = true;
+    return ChannelHandle(*this, channel);
 }
 
-CommandResult Session::execute(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
-                               std::span<std::uint8_t> buffer) {
-    // A unit attention (power on, reset, mode change) reports an event, not a
-    // failure of this command: retry a few times, as the SCSI midlayer does.
-    CommandResult result = execute_once(lun, cdb, direction, buffer);
-    for (int retry = 0; retry < 3 && result.status == scsi::Status::check_condition; ++retry) {
-        auto sense = scsi::decode_sense(result.sense);
-        if (!sense || sense->key != scsi::SenseKey::unit_attention) break;
-        result = execute_once(lun, cdb, direction, buffer);
-    }
-    return result;
+std::expected<std::uint64_t, SubmitError> ChannelHandle::submit(std::uint16_t lun, std::span<const std::uint8_t> cdb,
+                                                                Direction direction, std::span<std::uint8_t> buffer,
+                                                                Completion done) {
+    return session_->submit_on(*session_->channels_[index_], lun, cdb, direction, buffer, std::move(done));
 }
-
-CommandResult Session::execute_once(std::uint16_t lun, std::span<const std::uint8_t> cdb, Direction direction,
-                                    std::span<std::uint8_t> buffer) {
-    std::optional<CommandResult> result;
-    const auto deadline = std::chrono::steady_clock::now() + options_.command_timeout * 2 + std::chrono::seconds(5);
-    for (;;) {
-        auto submitted = submit(lun, cdb, direction, buffer, [&](const CommandResult& r) { result = r; });
-        if (submitted) break;
-        if (submitted.error() != SubmitError::no_credits || std::chrono::steady_clock::now() > deadline) {
-            CommandResult failed;
-            failed.transport_error = true;
-            failed.error = std::string(to_string(submitted.error()));
-            return failed;
-        }
-        wait(std::chrono::milliseconds(10));
-    }
-    while (!result && std::chrono::steady_clock::now() < deadline) wait(std::chrono::milliseconds(100));
-    if (!result) {
-        CommandResult failed;
-        failed.transport_error = true;
-        failed.error = "no response, not even to the abort";
-        return failed;
-    }
-    return *result;
+void ChannelHandle::begin_batch() { session_->begin_batch(*session_->channels_[index_]); }
+void ChannelHandle::end_batch() { session_->end_batch(*session_->channels_[index_]); }
+std::size_t ChannelHandle::poll() { return session_->poll_one(index_); }
+std::size_t ChannelHandle::wait(std::chrono::milliseconds timeout) {
+    Session::Channel* ch = session_->channels_[index_].get();
+    return session_->wait_on(std::span<Session::Channel* const>(&ch, 1), timeout, false);
 }
-
-std::optional<std::uint8_t> Session::task_management(std::uint16_t lun, wire::TaskManagementFunction function,
-                                                     std::uint64_t task_tag, std::size_t channel) {
-    if (channel >= channels_.size()) return std::nullopt;
-    Channel& ch = *channels_[channel];
-    Slot* slot = post_tmf(ch, lun, function, task_tag);
-    if (slot == nullptr) return std::nullopt;
-    std::optional<std::uint8_t> code;
-    slot->tmf_code = &code;
-    const auto until = slot->deadline;
-    while (slot->busy && !ch.dead && std::chrono::steady_clock::now() < until) wait(std::chrono::milliseconds(100));
-    if (slot->busy) return std::nullopt;
-    return code;
+std::size_t ChannelHandle::outstanding() const noexcept { return busy_slots(*session_->channels_[index_]); }
+bool ChannelHandle::can_submit() const noexcept { return has_room(*session_->channels_[index_]); }
+bool ChannelHandle::connected() const noexcept { return !session_->channels_[index_]->dead; }
+bool ChannelHandle::reconnect() {
+    session_->reopen_channel(index_);
+    return connected();
 }
 
 }  // namespace srp::initiator

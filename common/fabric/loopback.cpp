@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 namespace srp::fabric {
 
@@ -85,6 +86,10 @@ struct LoopbackConnection::Shared {
         std::deque<std::vector<std::uint8_t>> unmatched;  // sends that arrived before a receive (RNR retry)
         std::deque<Completion> completions;
         std::deque<Completion> held;
+        // wr_ids of SENDs posted whose completion was not polled yet: a verbs
+        // provider tracks its send queue by them, so reusing one is a bug.
+        std::multiset<std::uint64_t> sends_in_flight;
+        std::size_t reused_send_wr_ids = 0;
         LoopbackFaults faults;
         bool alive = true;  // the LoopbackConnection object still exists
     };
@@ -128,6 +133,8 @@ PostResult LoopbackConnection::post_receive(std::uint64_t wr_id, LocalSegment bu
     std::lock_guard lock(shared_->mutex);
     auto& me = shared_->sides[side_];
     if (me.faults.refuse_receives) return std::unexpected(PostError::disconnected);
+    if (me.faults.receive_queue_depth && me.receives.size() >= *me.faults.receive_queue_depth)
+        return std::unexpected(PostError::queue_full);
     if (!shared_->connected) {
         complete_locked(side_, Completion{wr_id, WorkKind::receive, CompletionStatus::flushed, 0});
         return {};
@@ -149,6 +156,9 @@ PostResult LoopbackConnection::post_receive(std::uint64_t wr_id, LocalSegment bu
 
 PostResult LoopbackConnection::send_locked(std::uint64_t wr_id, LocalSegment iu) {
     auto& peer = shared_->sides[1 - side_];
+    auto& me = shared_->sides[side_];
+    if (me.sends_in_flight.count(wr_id) != 0) ++me.reused_send_wr_ids;
+    me.sends_in_flight.insert(wr_id);
     if (!shared_->connected) {
         complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::flushed, 0});
         return {};
@@ -170,7 +180,21 @@ PostResult LoopbackConnection::send_locked(std::uint64_t wr_id, LocalSegment iu)
     return {};
 }
 
+void LoopbackConnection::begin_batch() {
+    batching_ = true;
+    batched_sends_ = 0;
+}
+
+void LoopbackConnection::end_batch() {
+    batching_ = false;
+    if (batched_sends_ != 0) ++doorbells_;
+    batched_sends_ = 0;
+}
+
+std::size_t LoopbackConnection::doorbells() const { return doorbells_; }
+
 PostResult LoopbackConnection::post_send(std::uint64_t wr_id, LocalSegment iu) {
+    ring_doorbell();
     std::lock_guard lock(shared_->mutex);
     return send_locked(wr_id, iu);
 }
@@ -238,6 +262,9 @@ std::size_t LoopbackConnection::poll(std::span<Completion> out) {
     while (n < out.size() && !me.completions.empty()) {
         out[n++] = me.completions.front();
         me.completions.pop_front();
+        if (out[n - 1].kind == WorkKind::send)
+            if (auto it = me.sends_in_flight.find(out[n - 1].wr_id); it != me.sends_in_flight.end())
+                me.sends_in_flight.erase(it);
     }
     return n;
 }
@@ -272,6 +299,11 @@ void LoopbackConnection::refuse_receives(bool refuse) {
     shared_->sides[side_].faults.refuse_receives = refuse;
 }
 
+void LoopbackConnection::set_receive_queue_depth(std::size_t depth) {
+    std::lock_guard lock(shared_->mutex);
+    shared_->sides[side_].faults.receive_queue_depth = depth;
+}
+
 void LoopbackConnection::hold_completions(bool hold) {
     std::lock_guard lock(shared_->mutex);
     auto& me = shared_->sides[side_];
@@ -288,6 +320,11 @@ void LoopbackConnection::hold_completions(bool hold) {
 bool LoopbackConnection::connected() const {
     std::lock_guard lock(shared_->mutex);
     return shared_->connected;
+}
+
+std::size_t LoopbackConnection::reused_send_wr_ids() const {
+    std::lock_guard lock(shared_->mutex);
+    return shared_->sides[side_].reused_send_wr_ids;
 }
 
 std::size_t LoopbackConnection::posted_receives() const {

@@ -60,6 +60,7 @@ struct LoopbackFaults {
     std::optional<CompletionStatus> next_rdma_status;  // fail the next RDMA op with this status
     bool hold_completions = false;                     // delay send/RDMA completions until released
     bool refuse_receives = false;                      // post_receive fails
+    std::optional<std::size_t> receive_queue_depth;    // receives posted at once at most, like a QP's max_recv_wr
 };
 
 // Creates a connected pair. Each end resolves the other end's RDMA through its domain.
@@ -87,8 +88,17 @@ public:
     void fail_next_rdma(CompletionStatus status);
     void hold_completions(bool hold);
     void refuse_receives(bool refuse);
+    // Models a queue pair's receive queue: a post beyond depth fails with queue_full.
+    void set_receive_queue_depth(std::size_t depth);
     bool connected() const;
     std::size_t posted_receives() const;
+    // SENDs posted under a wr_id whose previous SEND had not completed yet.
+    std::size_t reused_send_wr_ids() const;
+    // Batching: sends still go out at once, but a batch counts as one
+    // doorbell (one ibv_post_send on verbs), as every send outside a batch does.
+    void begin_batch() override;
+    void end_batch() override;
+    std::size_t doorbells() const;
 
 private:
     PostResult send_locked(std::uint64_t wr_id, LocalSegment iu);
@@ -97,6 +107,10 @@ private:
 
     std::shared_ptr<Shared> shared_;
     int side_;
+    bool batching_ = false;           // driven by one thread, like the connection
+    std::size_t batched_sends_ = 0;   // sends since begin_batch()
+    std::size_t doorbells_ = 0;
+    void ring_doorbell() { if (batching_) ++batched_sends_; else ++doorbells_; }
 };
 
 }  // namespace srp::fabric

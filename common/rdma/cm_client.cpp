@@ -54,6 +54,13 @@ std::expected<void, ConnectFailure> expect_event(rdma_event_channel* channel, rd
 std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> ClientConnection::connect(
     const std::string& host, std::uint16_t port, std::span<const std::uint8_t> private_data, QueueDepths depths,
     std::chrono::milliseconds timeout) {
+    const std::vector<std::uint8_t> bytes(private_data.begin(), private_data.end());
+    return connect(host, port, [&bytes](const std::array<std::uint8_t, 16>&) { return bytes; }, depths, timeout);
+}
+
+std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> ClientConnection::connect(
+    const std::string& host, std::uint16_t port, const PrivateDataBuilder& build_private_data, QueueDepths depths,
+    std::chrono::milliseconds timeout) {
     std::unique_ptr<ClientConnection> c(new ClientConnection());
     try {
         c->channel_ = create_event_channel();
@@ -86,6 +93,7 @@ std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> ClientConnectio
     } catch (const std::system_error& e) {
         return std::unexpected(ConnectFailure{ConnectFailure::Kind::error, e.what(), {}});
     }
+    const std::vector<std::uint8_t> private_data = build_private_data(c->local_gid());
     rdma_conn_param param = connection_parameters(c->domain_->context(), private_data);
     if (rdma_connect(c->connection_->cm_id(), &param) != 0)
         return std::unexpected(ConnectFailure{ConnectFailure::Kind::error, errno_text("rdma_connect", errno), {}});

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -29,6 +30,13 @@ public:
     // accept private data is in accept_data().
     static std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> connect(
         const std::string& host, std::uint16_t port, std::span<const std::uint8_t> private_data, QueueDepths depths,
+        std::chrono::milliseconds timeout);
+    // The same, with the private data built once the route is resolved, from
+    // the local port's GID (index 0): ib_srp derives the SRP initiator port
+    // id from it, so the login can only be written after address resolution.
+    using PrivateDataBuilder = std::function<std::vector<std::uint8_t>(const std::array<std::uint8_t, 16>& local_gid)>;
+    static std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> connect(
+        const std::string& host, std::uint16_t port, const PrivateDataBuilder& private_data, QueueDepths depths,
         std::chrono::milliseconds timeout);
     ~ClientConnection();
 

@@ -42,7 +42,8 @@ struct Options {
     // bench
     std::string mode = "randread";
     std::uint32_t block_size = 4096;
-    std::uint32_t queue_depth = 32;
+    std::uint32_t queue_depth = 32;  // per thread
+    std::uint32_t threads = 1;       // bench: one channel each, driven through a ChannelHandle
     double runtime_s = 10;
     std::uint64_t ops = 0;  // 0: by runtime
     int read_percent = 50;  // randrw

@@ -1,5 +1,6 @@
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <ostream>
 
 #include "srp_initiator/cli/cli.h"
@@ -43,7 +44,7 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
                                      bool& help_printed) {
     help_printed = false;
     Options o;
-    std::string id_ext, ioc_guid, initiator, descriptors = "auto", offset, length, bs = "4k", transfer = "1M", vpd;
+    std::string id_ext, ioc_guid, initiator, initiator_ext, descriptors = "auto", offset, length, bs = "4k", transfer = "1M", vpd;
     std::uint32_t timeout_ms = 30000, connect_timeout_ms = 5000;
     bool no_immediate = false, no_progress = false;
     po::options_description d("options");
@@ -54,7 +55,12 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
         ("port,p", po::value(&o.port), "target RDMA/CM port (default 5555)")
         ("id-ext", po::value(&id_ext), "target id_ext, 16 hex digits")
         ("ioc-guid", po::value(&ioc_guid), "target ioc_guid (default: id_ext)")
-        ("initiator-id", po::value(&initiator), "initiator port id, 32 hex digits (default: from the host name)")
+        ("initiator-id", po::value(&initiator),
+         "initiator port id, 32 hex digits (default: initiator_ext || the local port GID's interface id)")
+        ("initiator-ext", po::value(&initiator_ext),
+         "first half of the default initiator port id, 16 hex digits (default 0), as ib_srp's initiator_ext")
+        ("queue-depth", po::value(&o.session.queue_depth),
+         "commands in flight per channel at most; sizes the queue pair (default 256, up to 4096)")
         ("lun,l", po::value(&o.lun), "LUN (default 0)")
         ("channels,c", po::value(&o.session.channels), "RDMA channels (default 1)")
         ("timeout-ms", po::value(&timeout_ms), "per-command timeout, then ABORT TASK (default 30000)")
@@ -70,7 +76,9 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
         ("vpd", po::value(&vpd), "inquiry: VPD page (hex, e.g. 0x83) or 'all'")
         ("mode", po::value(&o.mode), "bench: read|write|randread|randwrite|randrw (default randread)")
         ("bs", po::value(&bs), "bench: block size (default 4k)")
-        ("qd", po::value(&o.queue_depth), "bench: commands in flight (default 32)")
+        ("qd", po::value(&o.queue_depth), "bench: commands in flight per thread (default 32)")
+        ("threads", po::value(&o.threads),
+         "bench: threads, each driving its own channel without locks (default 1; raises --channels to match)")
         ("runtime", po::value(&o.runtime_s), "bench: seconds (default 10)")
         ("ops", po::value(&o.ops), "bench: stop after this many commands instead")
         ("read-percent", po::value(&o.read_percent), "bench randrw: reads in percent (default 50)")
@@ -106,6 +114,16 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
     auto ioc = ioc_guid.empty() ? ext : parse_hex(ioc_guid);
     if (!ioc) return fail("--ioc-guid: '" + ioc_guid + "' is not 16 hex digits");
     o.session.ioc_guid = *ioc;
+    if (o.threads == 0 || o.threads > 256) return fail("--threads: " + std::to_string(o.threads) + " is not in 1..256");
+    if (o.threads > 1) o.session.channels = std::max(o.session.channels, o.threads);
+    if (!initiator_ext.empty()) {
+        auto v = parse_hex(initiator_ext);
+        if (!v) return fail("--initiator-ext: '" + initiator_ext + "' is not 16 hex digits");
+        if (!initiator.empty()) return fail("--initiator-ext and --initiator-id exclude each other");
+        o.session.initiator_ext = *v;
+    }
+    if (o.session.queue_depth < 2 || o.session.queue_depth > 4096)
+        return fail("--queue-depth: " + std::to_string(o.session.queue_depth) + " is not in 2..4096");
     if (!initiator.empty()) {
         auto id = wire::parse_port_id(initiator);
         if (!id) return fail("--initiator-id: '" + initiator + "' is not 32 hex digits");

@@ -81,9 +81,10 @@ LoopbackServer::LoopbackServer(std::uint64_t lun_bytes, bool register_backstore,
 LoopbackServer::~LoopbackServer() { poller_->stop(); }
 
 initiator::Connector LoopbackServer::connector(std::string source) {
-    return [this, source](std::span<const std::uint8_t> login)
+    return [this, source](const initiator::ConnectRequest& connect)
                -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
         std::lock_guard lock(login_mutex_);
+        const std::vector<std::uint8_t> login = connect.login(initiator_gid);  // outlives the acceptor's use
         auto request = std::make_shared<LoopbackIncomingLogin>(login, source, faults, target_domain_, notifier_);
         acceptor_->on_connect_request(*request, policy, backstores_);
         if (request->accepted.empty()) {
@@ -98,6 +99,7 @@ initiator::Connector LoopbackServer::connector(std::string source) {
         c.notifier = request->initiator_notifier.get();
         c.accept_data = request->accepted;
         c.description = "loopback";
+        request->initiator_connection->set_receive_queue_depth(connect.receive_queue_depth);
         c.owner = request;
         return c;
     };

@@ -36,6 +36,8 @@ public:
     target::LoginPolicy policy;
     target::TargetStats stats;
     LoginFaults faults;
+    // The initiator's port GID as its logins see it (ib_srp builds the port id from it).
+    initiator::PortGid initiator_gid{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x00, 0x01};
     std::span<std::uint8_t> medium() { return unit_->backstore().bytes(); }
     std::size_t channels() const { return poller_->channel_count(); }
     std::size_t open_channels() const { return acceptor_->open_channels(); }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/scsi/cdb.h"
+#include "common/wire/port_id.h"
 #include "srp_initiator/cli/cli.h"
 #include "tests/loopback/loopback_server.h"
 
@@ -192,11 +193,26 @@ TEST_CASE("cli bench: every mode, JSON with IOPS and percentiles", "[loopback][c
     }
 }
 
+TEST_CASE("cli bench --threads: one channel per thread, counts merged", "[loopback][cli]") {
+    LoopbackServer server(4u << 20);
+    for (std::string mode : {"randread", "randrw"}) {
+        auto c = run(server, {"bench", "--mode", mode, "--ops", "400", "--qd", "8", "--json", "--threads", "2"});
+        REQUIRE(c.rc == 0);
+        CHECK(c.out.str().find("\"ops\":400") != std::string::npos);
+        CHECK(c.out.str().find("\"errors\":0") != std::string::npos);
+        CHECK(c.out.str().find("\"threads\":2,\"channels\":2") != std::string::npos);
+    }
+    auto timed = run(server, {"bench", "--runtime", "0.3", "--threads", "3", "--qd", "4"});
+    REQUIRE(timed.rc == 0);
+    CHECK(timed.out.str().find("threads=3 channels=3: ") != std::string::npos);
+    CHECK(run(server, {"bench", "--threads", "0"}).rc == cli::kExitUsage);
+}
+
 TEST_CASE("cli bench text output", "[loopback][cli]") {
     LoopbackServer server(4u << 20);
     auto c = run(server, {"bench", "--mode", "randread", "--runtime", "0.3", "--bs", "8k"});
     REQUIRE(c.rc == 0);
-    CHECK(c.out.str().find("randread bs=8192 qd=32 channels=1: ") == 0);
+    CHECK(c.out.str().find("randread bs=8192 qd=32 threads=1 channels=1: ") == 0);
     CHECK(c.out.str().find("latency us: p50 ") != std::string::npos);
 }
 
@@ -207,6 +223,19 @@ TEST_CASE("cli argument errors exit 2 with a message", "[loopback][cli]") {
     CHECK(run(server, {"bench", "--bs", "1000"}).rc == cli::kExitUsage);  // not a multiple of 512
     CHECK(run(server, {"read", "--descriptors", "magic"}).rc == cli::kExitUsage);
     CHECK(run(server, {"login", "--initiator-id", "12"}).rc == cli::kExitUsage);
+    CHECK(run(server, {"login", "--initiator-ext", "xyz"}).rc == cli::kExitUsage);
+    CHECK(run(server, {"login", "--initiator-ext", "1", "--initiator-id", "0123456789abcdef0123456789abcdef"}).rc ==
+          cli::kExitUsage);
+    CHECK(run(server, {"login", "--queue-depth", "8192"}).rc == cli::kExitUsage);
+}
+
+TEST_CASE("cli login --initiator-ext: port id = initiator_ext || the port GID's interface id", "[loopback][cli]") {
+    LoopbackServer server;
+    auto c = run(server, {"login", "--initiator-ext", "0123456789abcdef"});
+    REQUIRE(c.rc == 0);
+    wire::PortId expected{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+    std::copy(server.initiator_gid.begin() + 8, server.initiator_gid.end(), expected.begin() + 8);
+    CHECK(c.out.str().find("initiator port id  " + wire::format_port_id(expected)) != std::string::npos);
 }
 
 TEST_CASE("session: task management functions answered by our target", "[loopback][session]") {
