@@ -6,6 +6,7 @@ PACKAGES=(
 	# build
 	cmake ninja-build g++ pkg-config libibverbs-dev librdmacm-dev
 	libboost-program-options-dev libspdlog-dev catch2 uuid-dev clang-19
+	libclang-rt-19-dev  # libFuzzer and the sanitizer runtimes for clang 19 (build-fuzz)
 	# VM test bed: QEMU guest with the stock Debian kernel and soft-RoCE
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils python3 iproute2
 	rdma-core ibverbs-utils rdmacm-utils ibverbs-providers perftest fio sg3-utils

@@ -15,6 +15,14 @@ namespace srp::initiator {
 namespace {
 
 constexpr std::size_t kPoolAlignment = 4096;
+// Receive buffers are sized by the target's max_ti_iu_len: a malicious or
+// broken SRP_LOGIN_RSP (0x7fffffff) would make the initiator allocate
+// (credits + kExtraReceives) x 2 GiB. The IUs we accept from a target are
+// small (SRP_RSP: 36 bytes + response data + at most 252 bytes of sense,
+// SPC-4 4.5.2; AER_REQ, CRED_REQ, T_LOGOUT smaller); kernel targets grant
+// max_ti_iu_len = our it_iu_len (8260). Beyond this bound, use the bound:
+// a target that then sends a longer IU fails the channel, not the process.
+constexpr std::uint32_t kMaxTiIuLen = 16384;
 
 // ib_srp: initiator_ext in the first 8 bytes, the port GID's interface id
 // in the last 8 (SRP r16a 5.6.2 leaves the format to the initiator; it must
@@ -121,7 +129,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
     ch->link = std::move(*link);
     ch->info.credits = rsp->req_lim_delta.value();
     ch->info.max_it_iu_len = std::min(rsp->max_it_iu_len.value(), options_.it_iu_len);
-    ch->info.max_ti_iu_len = rsp->max_ti_iu_len.value();
+    ch->info.max_ti_iu_len = std::min(rsp->max_ti_iu_len.value(), kMaxTiIuLen);
     ch->info.buf_fmt = rsp->buf_fmt.value();
     ch->info.rsp_flags = rsp->rsp_flags;
     ch->info.immediate_data = options_.immediate_data && (rsp->rsp_flags & wire::kRspFlagImmediateSupported);

@@ -179,8 +179,12 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
                 if (other_key == sa_key) victims.push_back(other);
             if (victims.empty()) return conflict();
             for (NexusId victim : victims) {
+                // SPC-4 5.12.11.2.4.3: remove the registrations the key names "except the
+                // I_T nexus that is being used for the PERSISTENT RESERVE OUT command"
+                // (erasing it left holder_ naming an unregistered nexus).
+                if (victim == nexus) continue;
                 registrations_.erase(victim);
-                if (victim != nexus) out.unit_attentions.emplace_back(victim, Asc::registrations_preempted);
+                out.unit_attentions.emplace_back(victim, Asc::registrations_preempted);
             }
             if (preempts_holder) {
                 type_ = static_cast<PrType>(type);

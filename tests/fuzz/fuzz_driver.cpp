@@ -1,8 +1,12 @@
 // Deterministic mutation driver for the fuzz targets (see fuzz_driver.h).
 // usage: <target> [iterations per seed, default 2000]
+//        <target> --write-corpus DIR   writes the seeds as files seed-NN (for tests/fuzz/corpus/)
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <random>
+#include <string>
 
 #include "tests/fuzz/fuzz_driver.h"
 
@@ -44,6 +48,17 @@ std::vector<std::uint8_t> mutate(std::vector<std::uint8_t> input, std::mt19937_6
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 2 && std::strcmp(argv[1], "--write-corpus") == 0) {
+        const auto seeds = fuzz_seeds();
+        for (std::size_t k = 0; k < seeds.size(); ++k) {
+            char name[32];
+            std::snprintf(name, sizeof name, "/seed-%02zu", k);
+            std::ofstream(std::string(argv[2]) + name, std::ios::binary)
+                .write(reinterpret_cast<const char*>(seeds[k].data()), static_cast<std::streamsize>(seeds[k].size()));
+        }
+        std::printf("%zu seeds written to %s\n", seeds.size(), argv[2]);
+        return 0;
+    }
     const long iterations = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 2000;
     const auto seeds = fuzz_seeds();
     std::mt19937_64 rng(20261121);

@@ -260,3 +260,19 @@ TEST_CASE("a nexus that goes away loses its RESERVE", "[engine][reserve]") {
     e.target.detach_nexus(A);
     CHECK(e.run(kRead, {}, B).status == Status::good);
 }
+
+TEST_CASE("PR: preempt with one's own key keeps the registration (fuzz_engine crash)", "[engine][pr][fuzz]") {
+    // fuzz_engine found this (tests/fuzz/corpus/fuzz_engine/crash-pr-in-after-self-preempt
+    // is the last input, READ RESERVATION): the holder preempted its own key,
+    // its registration was erased while it stayed holder, and READ RESERVATION
+    // threw std::out_of_range from map::at: a peer's commands aborted the target.
+    Engine e;
+    REQUIRE(pr_out(e, A, 0, 0, 0xaa).status == Status::good);
+    REQUIRE(pr_out(e, A, 1, 0xaa, 0, 3).status == Status::good);
+    CHECK(pr_out(e, A, 4, 0xaa, 0xaa, 1).status == Status::good);
+    auto r = e.run(hex("5e 01 00 00 e7 fb a0 2b 80 00"), {}, A);  // the crash input's CDB
+    REQUIRE(r.status == Status::good);
+    CHECK(srp::wire::load_be<std::uint64_t>(r.data, 8) == 0xaa);
+    CHECK(r.data[21] == 1);
+    CHECK(to_hex(pr_in(e, 0).data) == "00 00 00 02 00 00 00 08 00 00 00 00 00 00 00 aa");  // register, preempt
+}
