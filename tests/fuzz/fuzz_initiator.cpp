@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // credits x max_ti_iu_len, and thousands of slots per input would cut the
     // executions per second twentyfold for one std::min in the Session.
     accept[4] = accept[5] = accept[6] = 0;
-    initiator::Connector connector = [&](std::span<const std::uint8_t>)
+    initiator::Connector connector = [&](const initiator::ConnectRequest&)
         -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
         if (target.connection) return std::unexpected(initiator::LoginFailure{});  // one channel only
         auto initiator_domain = std::make_shared<fabric::LoopbackDomain>();
@@ -65,6 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     initiator::SessionOptions options;
     options.pool_bytes = 1u << 16;
     options.command_timeout = std::chrono::milliseconds(0);  // every command times out: the abort path runs too
+    options.tmf_timeout = std::chrono::milliseconds(0);      // and the escalation (LUN RESET, reconnect)
     auto session = initiator::Session::login(connector, options);
     if (!session) return 0;
     auto& s = **session;

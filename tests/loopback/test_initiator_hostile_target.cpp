@@ -16,7 +16,7 @@ struct SilentTarget {
     std::shared_ptr<fabric::LoopbackDomain> domain = std::make_shared<fabric::LoopbackDomain>();
     std::unique_ptr<fabric::LoopbackConnection> connection;
     Connector connector(std::vector<std::uint8_t> accept) {
-        return [this, accept](std::span<const std::uint8_t>) -> std::expected<ConnectedChannel, LoginFailure> {
+        return [this, accept](const ConnectRequest&) -> std::expected<ConnectedChannel, LoginFailure> {
             auto initiator_domain = std::make_shared<fabric::LoopbackDomain>();
             auto [t, i] = fabric::make_loopback_pair(domain, nullptr, initiator_domain, nullptr);
             connection = std::move(t);
