@@ -5,11 +5,11 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	cmake ninja-build g++ pkg-config libibverbs-dev librdmacm-dev
-	libboost-program-options-dev libspdlog-dev catch2 uuid-dev clang-19
+	libboost-program-options-dev libspdlog-dev catch2 uuid-dev clang-19 liburing-dev
 	libclang-rt-19-dev  # libFuzzer and the sanitizer runtimes for clang 19 (build-fuzz)
 	# VM test bed: QEMU guest with the stock Debian kernel and soft-RoCE
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils python3 iproute2
-	rdma-core ibverbs-utils rdmacm-utils ibverbs-providers perftest fio sg3-utils
+	rdma-core ibverbs-utils rdmacm-utils ibverbs-providers perftest fio sg3-utils dmsetup e2fsprogs
 	# nbdkit plugin and its VM test
 	nbdkit nbdkit-plugin-dev nbd-client qemu-utils
 )

@@ -1,14 +1,17 @@
+// Opening a backstore and choosing its kind. The medium operations are in
+// backstore_ops.cpp.
 #include "srp_target/backstore/backstore.h"
+#include "srp_target/backstore/aligned_buffer.h"
 
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -17,29 +20,39 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-std::uint64_t page_size() {
-    static const auto size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    return size;
-}
-
 }  // namespace
+
+const char* to_string(BackstoreAccess access) noexcept {
+    switch (access) {
+        case BackstoreAccess::automatic: return "auto";
+        case BackstoreAccess::mapped: return "mapped";
+        case BackstoreAccess::direct: return "direct";
+        case BackstoreAccess::buffered: return "buffered";
+    }
+    return "?";
+}
 
 Backstore::Backstore(const BackstoreConfig& config)
     : path_(config.path), kind_(BackstoreKind::file), read_only_(config.read_only) {
     const int prot = PROT_READ | (read_only_ ? 0 : PROT_WRITE);
     if (path_.empty()) {
         kind_ = BackstoreKind::anonymous;
+        fs_name_ = "anonymous";
         if (config.size_bytes == 0) throw BackstoreError("anonymous backstore needs a size");
         size_bytes_ = config.size_bytes;
+        mapped_bytes_ = config.size_bytes;
         // MAP_SHARED anonymous memory is shmem: MADV_REMOVE can free ranges.
-        void* p = ::mmap(nullptr, size_bytes_, prot, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void* p = ::mmap(nullptr, mapped_bytes_, prot, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
-            throw BackstoreError("cannot map " + std::to_string(size_bytes_) +
+            throw BackstoreError("cannot map " + std::to_string(mapped_bytes_) +
                                  " bytes of anonymous memory: " + errno_text(errno));
         base_ = static_cast<std::uint8_t*>(p);
         return;
     }
+    open_file(config);
+}
 
+void Backstore::open_file(const BackstoreConfig& config) {
     struct stat st{};
     const bool exists = ::stat(path_.c_str(), &st) == 0;
     if (!exists && errno != ENOENT)
@@ -74,92 +87,87 @@ Backstore::Backstore(const BackstoreConfig& config)
                                  " bytes but the configured size is " + std::to_string(config.size_bytes));
         if (actual == 0) throw BackstoreError("backstore " + path_ + " is empty (give a size)");
         size_bytes_ = actual;
-        void* p = ::mmap(nullptr, size_bytes_, prot, MAP_SHARED, fd_, 0);
-        if (p == MAP_FAILED)
-            throw BackstoreError("cannot map backstore " + path_ + ": " + errno_text(errno));
-        base_ = static_cast<std::uint8_t*>(p);
+        choose_access(config);
     } catch (...) {
         ::close(fd_);
+        fd_ = -1;
         if (!exists) ::unlink(path_.c_str());
         throw;
     }
 }
 
+void Backstore::choose_access(const BackstoreConfig& config) {
+    struct statfs fs{};
+    bool memory_fs = false;
+    if (kind_ == BackstoreKind::file && ::fstatfs(fd_, &fs) == 0) {
+        if (fs.f_type == TMPFS_MAGIC) fs_name_ = "tmpfs", memory_fs = true;
+        else if (fs.f_type == HUGETLBFS_MAGIC) fs_name_ = "hugetlbfs", memory_fs = true;
+        else fs_name_ = "file";
+    } else {
+        fs_name_ = kind_ == BackstoreKind::block_device ? "block device" : "file";
+    }
+    // tmpfs and hugetlbfs pages are memory: map them (zero copy) whatever
+    // io= says; they support neither O_DIRECT nor writeback.
+    if (memory_fs || config.access == BackstoreAccess::mapped) {
+        mapped_bytes_ = size_bytes_;
+        const int prot = PROT_READ | (read_only_ ? 0 : PROT_WRITE);
+        void* p = ::mmap(nullptr, mapped_bytes_, prot, MAP_SHARED, fd_, 0);
+        if (p == MAP_FAILED) throw BackstoreError("cannot map backstore " + path_ + ": " + errno_text(errno));
+        base_ = static_cast<std::uint8_t*>(p);
+        return;
+    }
+    if (kind_ == BackstoreKind::block_device) {
+        int sector = 512;
+        if (::ioctl(fd_, BLKSSZGET, &sector) == 0 && config.block_size % static_cast<std::uint32_t>(sector) != 0) {
+            if (config.access == BackstoreAccess::direct)
+                throw BackstoreError("backstore " + path_ + ": block size " + std::to_string(config.block_size) +
+                                     " is not a multiple of the device's logical block size " +
+                                     std::to_string(sector) + " (O_DIRECT)");
+            return;  // automatic: buffered
+        }
+    }
+    if (config.access == BackstoreAccess::buffered) return;
+    // O_DIRECT by default; some filesystems refuse it (EINVAL), then buffered.
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0 && ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0 && (::fcntl(fd_, F_GETFL) & O_DIRECT)) {
+        // The filesystem may still want a larger alignment than our block
+        // size (a 4096-byte-sector device under a 512-byte LU): probe it.
+        AlignedBuffer probe(config.block_size);
+        if (::pread(fd_, probe.data(), config.block_size, 0) >= 0 || errno != EINVAL) {
+            direct_io_ = true;
+            return;
+        }
+        (void)::fcntl(fd_, F_SETFL, flags);
+        if (config.access == BackstoreAccess::direct)
+            throw BackstoreError("backstore " + path_ + ": O_DIRECT refuses " + std::to_string(config.block_size) +
+                                 "-byte blocks");
+        return;
+    }
+    if (config.access == BackstoreAccess::direct)
+        throw BackstoreError("backstore " + path_ + ": the filesystem refuses O_DIRECT: " + errno_text(errno));
+}
+
 Backstore::~Backstore() {
-    if (base_ != nullptr) ::munmap(base_, size_bytes_);
+    if (base_ != nullptr) ::munmap(base_, mapped_bytes_);
     if (fd_ >= 0) ::close(fd_);
 }
 
-std::expected<void, std::error_code> Backstore::flush(std::uint64_t offset, std::uint64_t length) const noexcept {
-    if (kind_ == BackstoreKind::anonymous || read_only_) return {};
-    if (offset > size_bytes_) return std::unexpected(std::make_error_code(std::errc::invalid_argument));
-    if (length == 0 || offset + length > size_bytes_) length = size_bytes_ - offset;
-    const std::uint64_t start = offset & ~(page_size() - 1);
-    if (::msync(base_ + start, offset + length - start, MS_SYNC) != 0)
-        return std::unexpected(std::error_code(errno, std::generic_category()));
-    if (kind_ == BackstoreKind::block_device && ::fdatasync(fd_) != 0)  // flush the device's write cache
-        return std::unexpected(std::error_code(errno, std::generic_category()));
-    return {};
+std::string Backstore::describe() const {
+    if (is_memory())
+        return std::string("memory (") + fs_name_ + (kind_ == BackstoreKind::anonymous ? ")" : ", mapped)");
+    return std::string("io_uring (") + fs_name_ + (direct_io_ ? ", O_DIRECT)" : ", buffered)");
 }
 
-std::expected<void, std::error_code> Backstore::discard(std::uint64_t offset, std::uint64_t length) const noexcept {
-    if (read_only_) return std::unexpected(std::make_error_code(std::errc::read_only_file_system));
-    if (pinned()) return std::unexpected(std::make_error_code(std::errc::device_or_resource_busy));
-    if (offset + length > size_bytes_ || offset + length < offset)
-        return std::unexpected(std::make_error_code(std::errc::invalid_argument));
-    if (length == 0) return {};
-    if (kind_ == BackstoreKind::anonymous) {
-        // MADV_REMOVE works on whole pages; zero the partial edges by hand.
-        const std::uint64_t first = (offset + page_size() - 1) & ~(page_size() - 1);
-        const std::uint64_t last = (offset + length) & ~(page_size() - 1);
-        if (first >= last) {
-            std::memset(base_ + offset, 0, length);
-            return {};
-        }
-        std::memset(base_ + offset, 0, first - offset);
-        std::memset(base_ + last, 0, offset + length - last);
-        if (::madvise(base_ + first, last - first, MADV_REMOVE) != 0)
-            std::memset(base_ + first, 0, last - first);
-        return {};
+std::uint64_t Backstore::refresh_size() noexcept {
+    std::uint64_t actual = size_bytes();
+    if (kind_ == BackstoreKind::block_device) {
+        (void)::ioctl(fd_, BLKGETSIZE64, &actual);
+    } else if (kind_ == BackstoreKind::file) {
+        struct stat st{};
+        if (::fstat(fd_, &st) == 0) actual = static_cast<std::uint64_t>(st.st_size);
     }
-    // Punching a hole drops the page cache pages too, so the mapping reads zeros.
-    if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-                    static_cast<off_t>(length)) != 0) {
-        if (errno != EOPNOTSUPP) return std::unexpected(std::error_code(errno, std::generic_category()));
-        std::memset(base_ + offset, 0, length);  // no hole support: zeroing keeps the LBPRZ promise
-    }
-    return {};
-}
-
-Backstore::Extent Backstore::provisioning_status(std::uint64_t offset) const noexcept {
-    if (offset >= size_bytes_) return {true, 0};
-    const std::uint64_t rest = size_bytes_ - offset;
-    if (kind_ != BackstoreKind::file) return {true, rest};
-    // SEEK_DATA from inside a hole lands on the next data (ENXIO: none
-    // before EOF); from inside data it returns offset itself, and SEEK_HOLE
-    // then finds where the data ends. Page-cache pages written through the
-    // mapping count as data (delayed allocation is reported as data).
-    const off_t data = ::lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
-    if (data < 0) return {errno != ENXIO, rest};  // an unexpected error: "unknown" is reported as mapped
-    if (static_cast<std::uint64_t>(data) > offset)
-        return {false, std::min<std::uint64_t>(static_cast<std::uint64_t>(data), size_bytes_) - offset};
-    const off_t hole = ::lseek(fd_, static_cast<off_t>(offset), SEEK_HOLE);
-    if (hole < 0) return {true, rest};
-    return {true, std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), size_bytes_) - offset};
-}
-
-void Backstore::prefetch(std::uint64_t offset, std::uint64_t length) const noexcept {
-    if (kind_ == BackstoreKind::anonymous || offset >= size_bytes_ || length == 0) return;
-    const std::uint64_t end = offset + std::min(length, size_bytes_ - offset);
-    const std::uint64_t start = offset & ~(page_size() - 1);
-    (void)::madvise(base_ + start, end - start, MADV_WILLNEED);
-}
-
-void Backstore::mark_written(std::uint64_t offset, std::uint64_t length) const noexcept {
-    if (read_only_ || kind_ == BackstoreKind::anonymous || length == 0 || offset >= size_bytes_) return;
-    const std::uint64_t end = std::min(offset + length, size_bytes_);
-    for (std::uint64_t page = offset & ~(page_size() - 1); page < end; page += page_size())
-        __atomic_fetch_or(base_ + page, std::uint8_t{0}, __ATOMIC_RELAXED);
+    if (actual < size_bytes()) size_bytes_.store(actual, std::memory_order_release);
+    return size_bytes();
 }
 
 }  // namespace srp::target

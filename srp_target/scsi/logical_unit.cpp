@@ -229,13 +229,13 @@ void LogicalUnit::complete_data_out(ScsiTask& task) {
     switch (task.continuation_) {
         case ScsiTask::Continuation::write:
         case ScsiTask::Continuation::write_and_verify: finish_write(task); break;
-        case ScsiTask::Continuation::verify_bytes: finish_verify_bytes(task); break;
+        case ScsiTask::Continuation::verify_bytes: start_verify_read(task); break;
         case ScsiTask::Continuation::compare_and_write: finish_compare_and_write(task); break;
         case ScsiTask::Continuation::write_same: finish_write_same(task); break;
         case ScsiTask::Continuation::unmap: finish_unmap(task); break;
         case ScsiTask::Continuation::mode_select: finish_mode_select(task); break;
         case ScsiTask::Continuation::persistent_reserve_out: finish_persistent_reserve_out(task); break;
-        case ScsiTask::Continuation::none: task.complete_good(); break;
+        default: task.complete_good(); break;
     }
 }
 
@@ -273,12 +273,6 @@ void LogicalUnit::expect_data_out(ScsiTask& task, std::span<std::uint8_t> buffer
     task.continuation_ = next;
     task.phase_ = buffer.empty() ? ScsiTask::Phase::complete : ScsiTask::Phase::awaiting_data_out;
     if (buffer.empty()) complete_data_out(task);
-}
-
-bool LogicalUnit::flush_or_fail(ScsiTask& task, std::uint64_t lba, std::uint64_t blocks) {
-    if (backstore_->flush(lba * config_.block_size, blocks * config_.block_size)) return true;
-    task.complete_check(SenseBuilder{SenseKey::medium_error, Asc::write_error, {}, {}});
-    return false;
 }
 
 void LogicalUnit::set_data_in(ScsiTask& task, std::vector<std::uint8_t> data, std::uint32_t allocation_length) {

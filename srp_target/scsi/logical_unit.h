@@ -1,8 +1,13 @@
 // A SCSI direct-access logical unit (SBC-3) over a Backstore. Transport
-// agnostic: SRP today, iSCSI later. Thread safety: submit() and
-// complete_data_out() may run concurrently from several poller threads; READ
-// and WRITE touch only immutable state and atomics, other commands take
-// state_mutex_.
+// agnostic: SRP today, iSCSI later. Commands that touch the medium complete
+// asynchronously through the phases of ScsiTask (see scsi_task.h): the
+// engine describes each medium step, the transport runs it and calls
+// complete_medium(). Medium errors become sense data (MEDIUM ERROR, SPACE
+// ALLOCATION FAILED), a shrunken backstore a CAPACITY DATA HAS CHANGED unit
+// attention. Thread safety: every entry point may run concurrently from
+// several poller threads (each task on one thread at a time); READ and
+// WRITE touch only immutable state, atomics and the range locks, other
+// commands take state_mutex_.
 #pragma once
 
 #include <array>
@@ -45,6 +50,7 @@ inline constexpr std::uint32_t kMaxTransferBytes = 8u << 20;      // per READ/WR
 inline constexpr std::uint32_t kMaxCompareAndWriteBlocks = 1;      // like LIO and SCST
 inline constexpr std::uint32_t kMaxUnmapDescriptors = 256;
 inline constexpr std::uint32_t kMaxWriteSameBytes = 64u << 20;     // bounds a single command's work
+inline constexpr std::uint32_t kWriteSameChunkBytes = 1u << 20;    // one WRITE SAME write step
 
 class LogicalUnit {
 public:
@@ -64,13 +70,23 @@ public:
 
     // expected_data_out_bytes: what the initiator described for DATA-OUT.
     ScsiTask submit(NexusId nexus, std::span<const std::uint8_t> cdb, std::uint64_t expected_data_out_bytes);
+    // awaiting_buffer -> the transport's buffer (at least buffer_bytes(), 4096-aligned).
+    void provide_buffer(ScsiTask& task, std::span<std::uint8_t> buffer);
+    // awaiting_data_out -> the data-out bytes are in data_out_buffer().
     void complete_data_out(ScsiTask& task);
+    // awaiting_medium -> medium_op() finished with result.
+    void complete_medium(ScsiTask& task, MediumResult result);
+    // blocked -> try the busy range lock again.
+    void resume(ScsiTask& task);
 
     // LOGICAL UNIT RESET (SAM-5 7.7): clears SPC-2 reservations and mode
     // changes, and raises a unit attention on every other nexus.
     void reset(NexusId requester);
 
     std::uint64_t block_count() const noexcept { return backstore_->size_bytes() / config_.block_size; }
+    // Medium steps of this LU run inline (memory backstore) or through a transport's queue.
+    bool inline_medium() const noexcept { return backstore_->is_memory(); }
+    std::size_t range_locks_held() const { return range_locks_.held(); }
     std::uint32_t block_size() const noexcept { return config_.block_size; }
     const LogicalUnitConfig& config() const noexcept { return config_; }
     Backstore& backstore() const noexcept { return *backstore_; }
@@ -98,7 +114,19 @@ private:
     void expect_data_out(ScsiTask& task, std::span<std::uint8_t> buffer, bool backstore,
                          ScsiTask::Continuation next);
     std::span<std::uint8_t> blocks_span(std::uint64_t lba, std::uint64_t blocks) const noexcept;
-    bool flush_or_fail(ScsiTask& task, std::uint64_t lba, std::uint64_t blocks);
+    bool check_transfer_length(ScsiTask& task, scsi::Cdb cdb, std::uint64_t blocks);
+    // Asks the transport for a buffer (io backstores) for the next phase.
+    void request_buffer(ScsiTask& task, std::uint64_t bytes, ScsiTask::Continuation next);
+    // Takes task's LBA range lock, or parks the task in the blocked phase.
+    bool lock_or_block(ScsiTask& task, bool exclusive);
+
+    // Medium steps (logical_unit_medium.cpp).
+    void issue(ScsiTask& task, MediumOpKind kind, std::uint64_t offset, std::uint64_t length,
+               std::span<std::uint8_t> buffer = {}, bool fua = false);
+    void issue_flush(ScsiTask& task, ScsiTask::Continuation next);
+    void after_medium(ScsiTask& task);
+    void medium_failed(ScsiTask& task, std::error_code error);
+    bool capacity_shrank();
     void set_data_in(ScsiTask& task, std::vector<std::uint8_t> data, std::uint32_t allocation_length);
     void establish_unit_attention(NexusId nexus, scsi::Asc asc);  // state_mutex_ held
     std::optional<scsi::Asc> take_unit_attention(NexusId nexus);
@@ -131,11 +159,16 @@ private:
 
     // Continuations after data-out.
     void finish_write(ScsiTask&);
-    void finish_verify_bytes(ScsiTask&);
+    void start_verify_read(ScsiTask&);
+    void after_verify_read(ScsiTask&);
     void finish_compare_and_write(ScsiTask&);
+    void after_compare_and_write_step(ScsiTask&);
     void finish_write_same(ScsiTask&);
+    void write_same_next(ScsiTask&);
     void finish_unmap(ScsiTask&);
+    void unmap_next(ScsiTask&);
     void finish_mode_select(ScsiTask&);
+    void apply_mode_select(ScsiTask&);
     void finish_persistent_reserve_out(ScsiTask&);
 
     // Page builders.
@@ -155,7 +188,7 @@ private:
     std::unordered_map<NexusId, std::deque<scsi::Asc>> unit_attentions_;
     std::unordered_set<NexusId> known_nexuses_;
     Reservations reservations_;
-    std::mutex compare_and_write_mutex_;  // COMPARE AND WRITE is atomic against itself
+    RangeLocks range_locks_;           // COMPARE AND WRITE is atomic against overlapping writes
 };
 
 }  // namespace srp::target

@@ -36,8 +36,8 @@ void LogicalUnit::start_stop_unit(ScsiTask& task, scsi::Cdb cdb) {
     if (power_condition != 0) return;  // power conditions have no effect on a memory-backed unit
     if (cdb[4] & 0x02) return task.complete_check(illegal(Asc::invalid_field_in_cdb, 4, 1));  // LOEJ: not removable
     const bool start = cdb[4] & 0x01;
-    if (!start && !flush_or_fail(task, 0, block_count())) return;  // stopping makes the cache durable
-    started_.store(start, std::memory_order_relaxed);
+    if (!start) return issue_flush(task, ScsiTask::Continuation::start_stop);  // stopping makes the cache durable
+    started_.store(true, std::memory_order_relaxed);
 }
 
 void LogicalUnit::prevent_allow(ScsiTask& task, scsi::Cdb cdb) {

@@ -151,14 +151,18 @@ void LogicalUnit::finish_mode_select(ScsiTask& task) {
         if (code == 0x08) new_wce = (p[at + 2] & kWceBit) != 0;
         at += len;
     }
-    if (new_wce && *new_wce != write_cache_enabled()) {
-        // Turning the cache off must first make everything already written durable.
-        if (!*new_wce && !flush_or_fail(task, 0, block_count())) return;
-        std::lock_guard lock(state_mutex_);
-        write_cache_enabled_.store(*new_wce, std::memory_order_relaxed);
-        for (auto& [nexus, queue] : unit_attentions_)
-            if (nexus != task.nexus_) establish_unit_attention(nexus, Asc::mode_parameters_changed);
-    }
+    if (!new_wce || *new_wce == write_cache_enabled()) return task.complete_good();
+    task.cursor_ = *new_wce ? 1 : 0;  // the WCE to apply
+    // Turning the cache off must first make everything already written durable.
+    if (!*new_wce) return issue_flush(task, ScsiTask::Continuation::mode_select);
+    apply_mode_select(task);
+}
+
+void LogicalUnit::apply_mode_select(ScsiTask& task) {
+    std::lock_guard lock(state_mutex_);
+    write_cache_enabled_.store(task.cursor_ != 0, std::memory_order_relaxed);
+    for (auto& [nexus, queue] : unit_attentions_)
+        if (nexus != task.nexus_) establish_unit_attention(nexus, Asc::mode_parameters_changed);
     task.complete_good();
 }
 

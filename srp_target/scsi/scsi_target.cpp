@@ -46,8 +46,20 @@ ScsiTask ScsiTarget::submit(NexusId nexus, std::optional<std::uint16_t> lun, std
     return unit->submit(nexus, cdb, expected_data_out_bytes);
 }
 
+void ScsiTarget::provide_buffer(std::optional<std::uint16_t> lun, ScsiTask& task, std::span<std::uint8_t> buffer) {
+    if (LogicalUnit* unit = lun ? find(*lun) : nullptr) unit->provide_buffer(task, buffer);
+}
+
 void ScsiTarget::complete_data_out(std::optional<std::uint16_t> lun, ScsiTask& task) {
     if (LogicalUnit* unit = lun ? find(*lun) : nullptr) unit->complete_data_out(task);
+}
+
+void ScsiTarget::complete_medium(std::optional<std::uint16_t> lun, ScsiTask& task, MediumResult result) {
+    if (LogicalUnit* unit = lun ? find(*lun) : nullptr) unit->complete_medium(task, std::move(result));
+}
+
+void ScsiTarget::resume(std::optional<std::uint16_t> lun, ScsiTask& task) {
+    if (LogicalUnit* unit = lun ? find(*lun) : nullptr) unit->resume(task);
 }
 
 ScsiTask ScsiTarget::report_luns(std::span<const std::uint8_t> cdb) const {

@@ -30,7 +30,11 @@ public:
     // lun is the decoded LUN number, or nullopt for an address we cannot decode.
     ScsiTask submit(NexusId nexus, std::optional<std::uint16_t> lun, std::span<const std::uint8_t> cdb,
                     std::uint64_t expected_data_out_bytes);
+    // The other phase answers of ScsiTask (see scsi_task.h); no-ops for a LUN that does not exist.
+    void provide_buffer(std::optional<std::uint16_t> lun, ScsiTask& task, std::span<std::uint8_t> buffer);
     void complete_data_out(std::optional<std::uint16_t> lun, ScsiTask& task);
+    void complete_medium(std::optional<std::uint16_t> lun, ScsiTask& task, MediumResult result);
+    void resume(std::optional<std::uint16_t> lun, ScsiTask& task);
 
 private:
     ScsiTask report_luns(std::span<const std::uint8_t> cdb) const;

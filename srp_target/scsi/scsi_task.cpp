@@ -6,6 +6,7 @@ void ScsiTask::complete_good() noexcept {
     phase_ = Phase::complete;
     status_ = scsi::Status::good;
     has_sense_ = false;
+    range_lock_.release();
 }
 
 void ScsiTask::complete_check(const scsi::SenseBuilder& sense) noexcept {
@@ -14,6 +15,7 @@ void ScsiTask::complete_check(const scsi::SenseBuilder& sense) noexcept {
     sense_ = sense.build();
     has_sense_ = true;
     data_in_ = {};  // SAM-5 5.3: no data is returned with CHECK CONDITION here
+    range_lock_.release();
 }
 
 void ScsiTask::complete_status(scsi::Status status) noexcept {
@@ -21,6 +23,7 @@ void ScsiTask::complete_status(scsi::Status status) noexcept {
     status_ = status;
     has_sense_ = false;
     data_in_ = {};
+    range_lock_.release();
 }
 
 }  // namespace srp::target

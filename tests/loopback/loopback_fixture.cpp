@@ -16,7 +16,7 @@ wire::Tag tag_of(std::uint64_t value) {
 }
 
 LoopbackTarget::LoopbackTarget(bool register_backstore, std::uint32_t imm_data_offset) {
-    auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir.file("lun0"), 4 << 20, false});
+    auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir.file("lun0"), 4 << 20, false, target::BackstoreAccess::mapped});
     unit = std::make_shared<target::LogicalUnit>(std::move(store), target::LogicalUnitConfig{});
     scsi.add_lun(0, unit);
     if (register_backstore) {

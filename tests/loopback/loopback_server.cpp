@@ -59,7 +59,7 @@ private:
 }  // namespace
 
 LoopbackServer::LoopbackServer(std::uint64_t lun_bytes, bool register_backstore, target::AcceptorLimits limits) {
-    auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir_.file("lun0"), lun_bytes, false});
+    auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir_.file("lun0"), lun_bytes, false, target::BackstoreAccess::mapped});
     target::LogicalUnitConfig config;
     config.serial = "LOOPBACK0001";
     unit_ = std::make_shared<target::LogicalUnit>(std::move(store), config);

@@ -1,9 +1,11 @@
 // A logical unit over a real backstore file in a temporary directory, and a
-// run() helper that plays the transport: it supplies data-out and collects
-// data-in, status and sense.
+// run() helper that plays the transport: it provides buffers, supplies
+// data-out, runs the engine's medium steps (a small synchronous executor
+// with optional error injection), and collects data-in, status and sense.
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -27,20 +29,34 @@ struct EngineResult {
     std::uint16_t asc() const { return sense.size() > 13 ? static_cast<std::uint16_t>(sense[12] << 8 | sense[13]) : 0; }
 };
 
+// Which backstore kind the fixture's LU gets: the file mapped (memory kind,
+// inline medium steps) or the file through the medium interface (io kind).
+enum class Medium { mapped, io };
+
 class Engine {
 public:
     static constexpr target::NexusId kNexus = 1;
     static constexpr target::NexusId kOtherNexus = 2;
 
-    explicit Engine(std::uint32_t block_size = 512, std::uint64_t blocks = 2048, bool read_only = false);
+    explicit Engine(std::uint32_t block_size = 512, std::uint64_t blocks = 2048, bool read_only = false,
+                    Medium kind = Medium::mapped);
 
     // Runs a command on LUN 0 (or `lun`). expected_out defaults to data_out.size().
     EngineResult run(const std::vector<std::uint8_t>& cdb, const std::vector<std::uint8_t>& data_out = {},
                      target::NexusId nexus = kNexus, std::optional<std::uint64_t> expected_out = {},
                      std::optional<std::uint16_t> lun = 0);
     std::span<std::uint8_t> medium() const { return unit->backstore().bytes(); }
+    // The file's bytes read through a separate descriptor (O_DIRECT when
+    // direct: what is on the medium, not in our page cache).
+    std::vector<std::uint8_t> file_bytes(std::uint64_t offset, std::size_t length, bool direct = false) const;
+
+    // The test executor: every medium step run() performed, and an optional
+    // injector that answers a step instead of the backstore.
+    std::vector<target::MediumOp> steps;
+    std::function<std::optional<target::MediumResult>(const target::MediumOp&)> inject;
 
     TempDir dir;
+    std::string path;
     std::shared_ptr<target::LogicalUnit> unit;
     target::ScsiTarget target;
 };

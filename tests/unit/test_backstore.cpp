@@ -1,4 +1,4 @@
-// The memory-mapped backstore: creation, sizes, errors, flush and discard.
+// The backstore: creation, sizes, errors, flush and discard (mapped), kinds and medium operations.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -12,7 +12,7 @@ using srp::test::TempDir;
 
 TEST_CASE("a missing file is created sparse at the requested size", "[backstore]") {
     TempDir dir;
-    Backstore b(BackstoreConfig{dir.file("lun0"), 64 << 20, false});
+    Backstore b(BackstoreConfig{dir.file("lun0"), 64 << 20, false, BackstoreAccess::mapped});
     CHECK(b.size_bytes() == (64u << 20));
     CHECK(b.kind() == BackstoreKind::file);
     struct stat st{};
@@ -24,7 +24,7 @@ TEST_CASE("a missing file is created sparse at the requested size", "[backstore]
 TEST_CASE("writes through the mapping reach the file after flush", "[backstore]") {
     TempDir dir;
     {
-        Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+        Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
         b.bytes()[4096] = 0x5a;
         REQUIRE(b.flush(4096, 512).has_value());
     }
@@ -35,15 +35,15 @@ TEST_CASE("writes through the mapping reach the file after flush", "[backstore]"
 
 TEST_CASE("an existing file keeps its size when none is given", "[backstore]") {
     TempDir dir;
-    { Backstore b(BackstoreConfig{dir.file("lun0"), 8192, false}); }
-    Backstore again(BackstoreConfig{dir.file("lun0"), 0, false});
+    { Backstore b(BackstoreConfig{dir.file("lun0"), 8192, false, BackstoreAccess::mapped}); }
+    Backstore again(BackstoreConfig{dir.file("lun0"), 0, false, BackstoreAccess::mapped});
     CHECK(again.size_bytes() == 8192);
 }
 
 TEST_CASE("a size mismatch with an existing file is a clear error", "[backstore]") {
     TempDir dir;
-    { Backstore b(BackstoreConfig{dir.file("lun0"), 8192, false}); }
-    CHECK_THROWS_WITH(Backstore(BackstoreConfig{dir.file("lun0"), 4096, false}),
+    { Backstore b(BackstoreConfig{dir.file("lun0"), 8192, false, BackstoreAccess::mapped}); }
+    CHECK_THROWS_WITH(Backstore(BackstoreConfig{dir.file("lun0"), 4096, false, BackstoreAccess::mapped}),
                       Catch::Contains("has 8192 bytes but the configured size is 4096"));
 }
 
@@ -76,8 +76,8 @@ TEST_CASE("an empty existing file is refused", "[backstore]") {
 
 TEST_CASE("read-only backstores map read-only and refuse discard", "[backstore]") {
     TempDir dir;
-    { Backstore b(BackstoreConfig{dir.file("lun0"), 8192, false}); }
-    Backstore ro(BackstoreConfig{dir.file("lun0"), 0, true});
+    { Backstore b(BackstoreConfig{dir.file("lun0"), 8192, false, BackstoreAccess::mapped}); }
+    Backstore ro(BackstoreConfig{dir.file("lun0"), 0, true, BackstoreAccess::mapped});
     CHECK(ro.read_only());
     CHECK_FALSE(ro.discard(0, 4096).has_value());
     CHECK(ro.flush(0, 0).has_value());
@@ -85,7 +85,7 @@ TEST_CASE("read-only backstores map read-only and refuse discard", "[backstore]"
 
 TEST_CASE("discard punches a hole that reads back as zeros", "[backstore]") {
     TempDir dir;
-    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
     std::fill_n(b.bytes().begin(), 1 << 20, std::uint8_t{0xab});
     REQUIRE(b.flush(0, 0).has_value());
     REQUIRE(b.discard(4096, 8192).has_value());
@@ -114,7 +114,7 @@ TEST_CASE("anonymous memory needs a size", "[backstore]") {
 
 TEST_CASE("a pinned backstore refuses to deallocate", "[backstore]") {
     TempDir dir;
-    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
     b.set_pinned(true);
     CHECK_FALSE(b.can_deallocate());
     CHECK_FALSE(b.discard(0, 4096).has_value());
@@ -122,7 +122,7 @@ TEST_CASE("a pinned backstore refuses to deallocate", "[backstore]") {
 
 TEST_CASE("mark_written keeps the data and makes it reach the file on flush", "[backstore]") {
     TempDir dir;
-    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
     for (std::size_t i = 0; i < 3 * 4096; ++i) b.bytes()[8192 + i] = static_cast<std::uint8_t>(i);
     b.mark_written(8192, 3 * 4096);
     CHECK(b.bytes()[8192 + 5] == 5);

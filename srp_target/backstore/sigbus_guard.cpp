@@ -1,0 +1,61 @@
+#include "srp_target/backstore/sigbus_guard.h"
+
+#include <setjmp.h>
+#include <signal.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace srp::target {
+namespace {
+
+thread_local sigjmp_buf* t_guard = nullptr;
+struct sigaction g_previous{};
+
+void on_sigbus(int signal, siginfo_t* info, void* context) {
+    if (sigjmp_buf* guard = t_guard) {
+        t_guard = nullptr;
+        siglongjmp(*guard, 1);
+    }
+    // Not one of ours: behave as if we were never installed.
+    if ((g_previous.sa_flags & SA_SIGINFO) != 0 && g_previous.sa_sigaction != nullptr)
+        return g_previous.sa_sigaction(signal, info, context);
+    if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN && g_previous.sa_handler != nullptr)
+        return g_previous.sa_handler(signal);
+    ::signal(SIGBUS, SIG_DFL);  // returning re-executes the access: the default action ends the process
+}
+
+void install_once() noexcept {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct sigaction action{};
+        action.sa_sigaction = on_sigbus;
+        action.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&action.sa_mask);
+        ::sigaction(SIGBUS, &action, &g_previous);
+    });
+}
+
+}  // namespace
+
+bool guarded_copy(void* destination, const void* source, std::size_t n) noexcept {
+    install_once();
+    sigjmp_buf guard;
+    if (sigsetjmp(guard, 1) != 0) return false;  // the handler jumped back: the copy faulted
+    t_guard = &guard;
+    std::memcpy(destination, source, n);
+    t_guard = nullptr;
+    return true;
+}
+
+bool guarded_fill(void* destination, int value, std::size_t n) noexcept {
+    install_once();
+    sigjmp_buf guard;
+    if (sigsetjmp(guard, 1) != 0) return false;
+    t_guard = &guard;
+    std::memset(destination, value, n);
+    t_guard = nullptr;
+    return true;
+}
+
+}  // namespace srp::target

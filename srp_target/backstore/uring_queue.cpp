@@ -1,0 +1,126 @@
+#include "srp_target/backstore/uring_queue.h"
+
+#include <linux/falloc.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "srp_target/backstore/backstore.h"
+
+namespace srp::target {
+
+UringQueue::UringQueue() {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = kUringCqEntries;
+    if (int err = io_uring_queue_init_params(kUringSqEntries, &ring_, &params); err < 0)
+        throw std::system_error(-err, std::generic_category(), "io_uring_queue_init");
+    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (event_fd_ < 0) {
+        const int err = errno;
+        io_uring_queue_exit(&ring_);
+        throw std::system_error(err, std::generic_category(), "eventfd");
+    }
+    if (int err = io_uring_register_eventfd(&ring_, event_fd_); err < 0) {
+        ::close(event_fd_);
+        io_uring_queue_exit(&ring_);
+        throw std::system_error(-err, std::generic_category(), "io_uring_register_eventfd");
+    }
+    slots_.resize(kUringCqEntries);
+    for (std::uint32_t i = kUringCqEntries; i-- > 0;) free_slots_.push_back(i);
+}
+
+UringQueue::~UringQueue() {
+    // Owners drain before destroying (channels count their medium I/O); a
+    // leftover operation would still write into memory we no longer own,
+    // so wait for it here rather than free under it.
+    while (in_flight_ > 0) {
+        flush_submissions();
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_wait_cqe(&ring_, &cqe) < 0) break;
+        io_uring_cqe_seen(&ring_, cqe);
+        --in_flight_;
+    }
+    io_uring_queue_exit(&ring_);
+    ::close(event_fd_);
+}
+
+bool UringQueue::prepare(std::uint32_t index) noexcept {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+        flush_submissions();
+        sqe = io_uring_get_sqe(&ring_);
+        if (sqe == nullptr) return false;
+    }
+    const Slot& s = slots_[index];
+    const MediumOp& op = s.op;
+    const int fd = op.store->fd();
+    const auto offset = op.offset + s.done;
+    switch (op.kind) {
+        case MediumOpKind::read:
+            io_uring_prep_read(sqe, fd, op.buffer.data() + s.done, static_cast<unsigned>(op.length - s.done), offset);
+            break;
+        case MediumOpKind::write:
+            io_uring_prep_write(sqe, fd, op.buffer.data() + s.done, static_cast<unsigned>(op.length - s.done), offset);
+            if (op.fua) sqe->rw_flags = RWF_DSYNC;  // SBC-3 FUA: on the medium before completion
+            break;
+        case MediumOpKind::flush: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
+        case MediumOpKind::discard:
+        case MediumOpKind::write_zeroes:
+            // See Backstore::execute_io: both zero the range on block devices too.
+            io_uring_prep_fallocate(sqe, fd,
+                                    (op.kind == MediumOpKind::discard ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) |
+                                        FALLOC_FL_KEEP_SIZE,
+                                    offset, op.length);
+            break;
+    }
+    io_uring_sqe_set_data64(sqe, index);
+    ++unsubmitted_;
+    return true;
+}
+
+bool UringQueue::submit(const MediumOp& op, MediumSink& sink, std::uint64_t tag) noexcept {
+    if (free_slots_.empty()) return false;
+    const std::uint32_t index = free_slots_.back();
+    slots_[index] = Slot{&sink, tag, op, 0};
+    if (!prepare(index)) return false;
+    free_slots_.pop_back();
+    ++in_flight_;
+    return true;
+}
+
+void UringQueue::flush_submissions() noexcept {
+    if (unsubmitted_ == 0) return;
+    if (io_uring_submit(&ring_) >= 0) unsubmitted_ = 0;
+}
+
+std::size_t UringQueue::reap() noexcept {
+    std::size_t delivered = 0;
+    for (;;) {
+        io_uring_cqe* cqe = nullptr;
+        if (io_uring_peek_cqe(&ring_, &cqe) != 0 || cqe == nullptr) break;
+        const auto index = static_cast<std::uint32_t>(io_uring_cqe_get_data64(cqe));
+        const int res = cqe->res;
+        io_uring_cqe_seen(&ring_, cqe);
+        Slot& s = slots_[index];
+        const bool transfer = s.op.kind == MediumOpKind::read || s.op.kind == MediumOpKind::write;
+        if (transfer && res > 0 && s.done + static_cast<std::uint64_t>(res) < s.op.length) {
+            s.done += static_cast<std::uint64_t>(res);  // short transfer: continue where it stopped
+            if (prepare(index)) continue;
+        }
+        MediumResult result = res < 0 ? MediumResult(std::unexpected(std::error_code(-res, std::generic_category())))
+                                      : MediumResult(transfer ? s.done + static_cast<std::uint64_t>(res) : s.op.length);
+        MediumSink* sink = s.sink;
+        const std::uint64_t tag = s.tag;
+        free_slots_.push_back(index);
+        --in_flight_;
+        ++delivered;
+        sink->on_medium_complete(tag, std::move(result));
+    }
+    if (delivered > 0) flush_submissions();  // steps the sinks started while we delivered
+    return delivered;
+}
+
+}  // namespace srp::target

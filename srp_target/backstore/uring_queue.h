@@ -1,0 +1,59 @@
+// A MediumQueue on io_uring, one per poller thread. Its eventfd (registered
+// with io_uring_register_eventfd) sits in the poller's poll set, so the
+// poller sleeps on RDMA completions and storage completions together and
+// never blocks in a system call that waits for storage.
+//
+// Operations map to IORING_OP_READ / IORING_OP_WRITE (RWF_DSYNC for FUA),
+// IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, IORING_OP_FALLOCATE (hole
+// punch / zero range, run by io_uring's workers). Buffers are plain
+// addresses: the channel's bounce memory is registered with the RDMA
+// device but not (yet) as io_uring fixed buffers.
+// Thread: every method on the owning thread only. Setup throws
+// std::system_error naming the call.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "srp_target/backstore/medium.h"
+
+namespace srp::target {
+
+// SQ entries per poller; the CQ is twice that (the kernel's default), and
+// at most kUringCqEntries operations are in flight so the CQ cannot overflow.
+inline constexpr unsigned kUringSqEntries = 256;
+inline constexpr unsigned kUringCqEntries = 2 * kUringSqEntries;
+
+class UringQueue final : public MediumQueue {
+public:
+    UringQueue();
+    ~UringQueue() override;
+    UringQueue(const UringQueue&) = delete;
+    UringQueue& operator=(const UringQueue&) = delete;
+
+    bool submit(const MediumOp& op, MediumSink& sink, std::uint64_t tag) noexcept override;
+    void flush_submissions() noexcept override;
+    std::size_t reap() noexcept override;
+    int event_fd() const noexcept override { return event_fd_; }
+    std::size_t in_flight() const noexcept override { return in_flight_; }
+
+private:
+    struct Slot {
+        MediumSink* sink = nullptr;
+        std::uint64_t tag = 0;
+        MediumOp op;
+        std::uint64_t done = 0;  // bytes moved so far (short reads and writes continue)
+    };
+    bool prepare(std::uint32_t slot) noexcept;
+
+    io_uring ring_{};
+    int event_fd_ = -1;
+    std::vector<Slot> slots_;
+    std::vector<std::uint32_t> free_slots_;
+    std::size_t in_flight_ = 0;
+    unsigned unsubmitted_ = 0;
+};
+
+}  // namespace srp::target
