@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "srp_target/backstore/aligned_buffer.h"
@@ -17,7 +18,13 @@ Engine::Engine(std::uint32_t block_size, std::uint64_t blocks, bool read_only, M
             target::BackstoreConfig{path, blocks * block_size, false, target::BackstoreAccess::mapped, block_size});
         std::fill(create.bytes().begin(), create.bytes().end(), std::uint8_t{0x77});
     }
-    const auto access = kind == Medium::mapped ? target::BackstoreAccess::mapped : target::BackstoreAccess::automatic;
+    if (kind == Medium::from_environment) {
+        const char* env = std::getenv("SRP_TEST_MEDIUM");
+        kind = env != nullptr && std::string(env) == "io" ? Medium::io : Medium::mapped;
+    }
+    const auto access = kind == Medium::mapped     ? target::BackstoreAccess::mapped
+                        : kind == Medium::buffered ? target::BackstoreAccess::buffered
+                                                   : target::BackstoreAccess::automatic;
     auto store = std::make_unique<target::Backstore>(
         target::BackstoreConfig{path, blocks * block_size, read_only, access, block_size});
     REQUIRE(store->is_memory() == (kind == Medium::mapped));
@@ -85,6 +92,19 @@ std::vector<std::uint8_t> Engine::file_bytes(std::uint64_t offset, std::size_t l
     ::close(fd);
     REQUIRE(n == static_cast<ssize_t>(length));
     return {buffer.data(), buffer.data() + length};
+}
+
+void Engine::flip_byte(std::uint64_t offset) {
+    if (!io()) {
+        medium()[offset] ^= 1;
+        return;
+    }
+    auto byte = file_bytes(offset, 1);
+    byte[0] ^= 1;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::pwrite(fd, byte.data(), 1, static_cast<off_t>(offset)) == 1);
+    ::close(fd);
 }
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {

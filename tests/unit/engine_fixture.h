@@ -30,8 +30,11 @@ struct EngineResult {
 };
 
 // Which backstore kind the fixture's LU gets: the file mapped (memory kind,
-// inline medium steps) or the file through the medium interface (io kind).
-enum class Medium { mapped, io };
+// inline medium steps), the file through the medium interface (io kind,
+// O_DIRECT when the filesystem allows), or io kind with buffered I/O.
+// from_environment: io when SRP_TEST_MEDIUM=io (ctest runs every [engine]
+// test both ways), mapped otherwise.
+enum class Medium { from_environment, mapped, io, buffered };
 
 class Engine {
 public:
@@ -39,7 +42,7 @@ public:
     static constexpr target::NexusId kOtherNexus = 2;
 
     explicit Engine(std::uint32_t block_size = 512, std::uint64_t blocks = 2048, bool read_only = false,
-                    Medium kind = Medium::mapped);
+                    Medium kind = Medium::from_environment);
 
     // Runs a command on LUN 0 (or `lun`). expected_out defaults to data_out.size().
     EngineResult run(const std::vector<std::uint8_t>& cdb, const std::vector<std::uint8_t>& data_out = {},
@@ -49,6 +52,9 @@ public:
     // The file's bytes read through a separate descriptor (O_DIRECT when
     // direct: what is on the medium, not in our page cache).
     std::vector<std::uint8_t> file_bytes(std::uint64_t offset, std::size_t length, bool direct = false) const;
+    // Changes one byte of the medium behind the engine's back (either kind).
+    void flip_byte(std::uint64_t offset);
+    bool io() const { return !unit->backstore().is_memory(); }
 
     // The test executor: every medium step run() performed, and an optional
     // injector that answers a step instead of the backstore.

@@ -1,0 +1,130 @@
+// Backstore kinds (memory vs io) chosen from the file system, the io_uring
+// medium queue, and the SIGBUS guard.
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+
+#include "srp_target/backstore/aligned_buffer.h"
+#include "srp_target/backstore/backstore.h"
+#include "srp_target/backstore/sigbus_guard.h"
+#include "srp_target/backstore/uring_queue.h"
+#include "tests/unit/temp_dir.h"
+
+using namespace srp::target;
+using srp::test::TempDir;
+
+namespace {
+struct Collect final : MediumSink {
+    ~Collect() = default;
+    std::vector<std::pair<std::uint64_t, MediumResult>> done;
+    void on_medium_complete(std::uint64_t tag, MediumResult result) override { done.emplace_back(tag, result); }
+};
+// Waits (poll on the eventfd, as the poller does) until n completions arrived.
+void wait_for(UringQueue& q, Collect& c, std::size_t n) {
+    for (int i = 0; i < 500 && c.done.size() < n; ++i) {
+        q.flush_submissions();
+        pollfd p{q.event_fd(), POLLIN, 0};
+        ::poll(&p, 1, 10);
+        std::uint64_t v;
+        if (p.revents & POLLIN) [[maybe_unused]] auto r = ::read(q.event_fd(), &v, sizeof v);
+        q.reap();
+    }
+    REQUIRE(c.done.size() == n);
+}
+}  // namespace
+
+TEST_CASE("a regular file on a disk filesystem is an io backstore (O_DIRECT by default)", "[backstore][kinds]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    CHECK_FALSE(b.is_memory());
+    CHECK(b.bytes().empty());
+    CHECK(b.direct_io());
+    CHECK(b.describe() == "io_uring (file, O_DIRECT)");
+    Backstore buffered(BackstoreConfig{dir.file("lun1"), 1 << 20, false, BackstoreAccess::buffered});
+    CHECK_FALSE(buffered.direct_io());
+    CHECK(buffered.describe() == "io_uring (file, buffered)");
+}
+
+TEST_CASE("a file on tmpfs and anonymous memory are memory backstores", "[backstore][kinds]") {
+    if (!std::filesystem::is_directory("/dev/shm")) return;
+    const std::string path = "/dev/shm/srp-test-kind-" + std::to_string(::getpid());
+    {
+        Backstore b(BackstoreConfig{path, 1 << 20, false});
+        CHECK(b.is_memory());
+        CHECK(b.bytes().size() == (1u << 20));
+        CHECK(b.describe() == "memory (tmpfs, mapped)");
+    }
+    std::filesystem::remove(path);
+    CHECK(Backstore(BackstoreConfig{"", 1 << 20, false}).describe() == "memory (anonymous)");
+}
+
+TEST_CASE("io backstore: synchronous medium operations", "[backstore][kinds]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    AlignedBuffer out(8192), in(8192);
+    std::memset(out.data(), 0x5a, 8192);
+    CHECK(b.execute(MediumOp{&b, MediumOpKind::write, 4096, 8192, true, out.bytes()}) == MediumResult(8192));
+    CHECK(b.execute(MediumOp{&b, MediumOpKind::read, 4096, 8192, false, in.bytes()}) == MediumResult(8192));
+    CHECK(std::memcmp(in.data(), out.data(), 8192) == 0);
+    CHECK(b.execute(MediumOp{&b, MediumOpKind::discard, 4096, 4096, false, {}}).has_value());
+    CHECK(b.execute(MediumOp{&b, MediumOpKind::read, 4096, 4096, false, in.bytes().first(4096)}).has_value());
+    CHECK(in.bytes()[0] == 0);
+    // Past the end of the file: a short read (the engine's shrink signal).
+    CHECK(b.execute(MediumOp{&b, MediumOpKind::read, (1 << 20) - 4096, 8192, false, in.bytes()}) == MediumResult(4096));
+}
+
+TEST_CASE("io_uring queue: read, write with FUA, fsync, fallocate, completions through the eventfd",
+          "[backstore][uring]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    UringQueue q;
+    Collect c;
+    AlignedBuffer out(65536), in(65536);
+    for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = static_cast<std::uint8_t>(i * 13);
+    REQUIRE(q.submit(MediumOp{&b, MediumOpKind::write, 65536, 65536, true, out.bytes()}, c, 7));
+    CHECK(q.in_flight() == 1);
+    wait_for(q, c, 1);
+    CHECK(c.done[0].first == 7);
+    CHECK(c.done[0].second == MediumResult(65536));
+    REQUIRE(q.submit(MediumOp{&b, MediumOpKind::read, 65536, 65536, false, in.bytes()}, c, 8));
+    REQUIRE(q.submit(MediumOp{&b, MediumOpKind::flush, 0, 0, false, {}}, c, 9));
+    REQUIRE(q.submit(MediumOp{&b, MediumOpKind::write_zeroes, 0, 4096, false, {}}, c, 10));
+    wait_for(q, c, 4);
+    CHECK(q.in_flight() == 0);
+    for (std::size_t i = 1; i < 4; ++i) CHECK(c.done[i].second.has_value());
+    CHECK(std::memcmp(in.data(), out.data(), 65536) == 0);
+}
+
+TEST_CASE("io_uring queue: an error comes back as the errno", "[backstore][uring]") {
+    TempDir dir;
+    {
+        Backstore create(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    }
+    Backstore ro(BackstoreConfig{dir.file("lun0"), 0, true});
+    UringQueue q;
+    Collect c;
+    AlignedBuffer out(4096);
+    REQUIRE(q.submit(MediumOp{&ro, MediumOpKind::write, 0, 4096, false, out.bytes()}, c, 1));
+    wait_for(q, c, 1);
+    REQUIRE_FALSE(c.done[0].second.has_value());
+    CHECK(c.done[0].second.error().value() == EBADF);
+}
+
+TEST_CASE("SIGBUS guard: a copy from a truncated mapping fails instead of killing the process", "[backstore][sigbus]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
+    REQUIRE(::truncate(dir.file("lun0").c_str(), 4096) == 0);
+    std::vector<std::uint8_t> out(8192);
+    CHECK(guarded_copy(out.data(), b.bytes().data(), 4096));
+    CHECK_FALSE(guarded_copy(out.data(), b.bytes().data() + 65536, 8192));
+    CHECK_FALSE(guarded_fill(b.bytes().data() + 65536, 0, 8192));
+    AlignedBuffer in(4096);
+    const auto r = b.execute(MediumOp{&b, MediumOpKind::read, 65536, 4096, false, in.bytes()});
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().value() == EIO);
+    CHECK(b.refresh_size() == 4096);
+}
