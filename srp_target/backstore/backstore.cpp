@@ -109,6 +109,7 @@ void Backstore::choose_access(const BackstoreConfig& config) {
     // tmpfs and hugetlbfs pages are memory: map them (zero copy) whatever
     // io= says; they support neither O_DIRECT nor writeback.
     if (memory_fs || config.access == BackstoreAccess::mapped) {
+        maps_page_cache_ = !memory_fs;
         mapped_bytes_ = size_bytes_;
         const int prot = PROT_READ | (read_only_ ? 0 : PROT_WRITE);
         void* p = ::mmap(nullptr, mapped_bytes_, prot, MAP_SHARED, fd_, 0);

@@ -58,6 +58,8 @@ public:
     std::span<std::uint8_t> bytes() const noexcept { return {base_, mapped_bytes_}; }
     bool is_memory() const noexcept { return base_ != nullptr; }
     bool direct_io() const noexcept { return direct_io_; }
+    // io=mapped on a regular file or block device: page-cache pages are mapped (and pinned when registered).
+    bool maps_page_cache() const noexcept { return maps_page_cache_; }
     int fd() const noexcept { return fd_; }
     std::uint64_t size_bytes() const noexcept { return size_bytes_.load(std::memory_order_acquire); }
     bool read_only() const noexcept { return read_only_; }
@@ -124,6 +126,7 @@ private:
     BackstoreKind kind_;
     bool read_only_;
     bool direct_io_ = false;
+    bool maps_page_cache_ = false;
     bool no_discard_ = false;  // block device without discard support
     const char* fs_name_ = "";
     int fd_ = -1;

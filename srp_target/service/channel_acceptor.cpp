@@ -90,7 +90,7 @@ void ChannelAcceptor::on_connect_request(IncomingLogin& request, const LoginPoli
         params.token = token;
         params.name = "n" + std::to_string(nexus) + ".c" + std::to_string(token) + " " + source;
         channel = std::make_unique<Channel>(std::move(connection), request.domain(), target_, registry_, backstores,
-                                            stats_, control, nexus, params);
+                                            owner->medium_queue(), stats_, control, nexus, params);
         channel->start();
     } catch (const std::exception& e) {
         // The request still owns its handle: reject first, then free what was built.

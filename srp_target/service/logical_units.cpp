@@ -32,7 +32,7 @@ std::vector<ConfiguredLun> build_logical_units(const TargetConfig& config) {
     LuIdentityStore identities(config.state_dir);
     std::vector<ConfiguredLun> luns;
     for (const auto& lun : config.luns) {
-        BackstoreConfig store{lun.path, lun.size_bytes, lun.read_only};
+        BackstoreConfig store{lun.path, lun.size_bytes, lun.read_only, lun.access, lun.block_size};
         if (lun.path == kDefaultBackstorePath) {
             std::filesystem::create_directories(std::filesystem::path(lun.path).parent_path());
             if (!std::filesystem::exists(lun.path)) store.size_bytes = kDefaultBackstoreBytes;

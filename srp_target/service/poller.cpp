@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 namespace srp::target {
 
 Poller::Poller(std::string name, std::function<void(Channel&)> on_closed)
@@ -21,6 +23,7 @@ void Poller::add_notifier(fabric::Notifier* notifier) { notifiers_.push_back(not
 
 void Poller::start() {
     poll_fds_.push_back(pollfd{wake_fd_, POLLIN, 0});
+    poll_fds_.push_back(pollfd{medium_queue_.event_fd(), POLLIN, 0});
     for (auto* n : notifiers_) poll_fds_.push_back(pollfd{n->fd(), POLLIN, 0});
     thread_ = std::thread([this] { run(); });
 }
@@ -54,8 +57,9 @@ void Poller::run() {
             for (auto& c : inbox_) channels_st_.push_back(std::move(c));
             inbox_.clear();
         }
-        std::size_t work = 0;
+        std::size_t work = medium_queue_.reap();  // storage completions continue their commands
         for (auto& channel : channels_st_) work += channel->poll();
+        medium_queue_.flush_submissions();  // this pass's medium steps: one io_uring_enter
         // Destroy channels whose every work request has completed.
         for (auto it = channels_st_.begin(); it != channels_st_.end();) {
             if ((*it)->drained()) {
@@ -74,6 +78,24 @@ void Poller::run() {
         idle_spins = 0;
         sleep_until_work();
     }
+    // Medium steps write into the channels' bounce memory: let them finish
+    // (their completions still reach the channels) before freeing anything.
+    const auto deadline = std::chrono::steady_clock::now() + kMediumDrainTimeout;
+    while (medium_queue_.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+        pollfd ring{medium_queue_.event_fd(), POLLIN, 0};
+        if (::poll(&ring, 1, 10) > 0) {
+            std::uint64_t value;
+            [[maybe_unused]] auto n = ::read(ring.fd, &value, sizeof value);
+        }
+        medium_queue_.reap();
+    }
+    if (medium_queue_.in_flight() > 0) {
+        // Storage that never answers: freeing the buffers under it would let
+        // the kernel write into reused memory, so the channels are leaked.
+        spdlog::error("{}: {} medium operation(s) still in flight at shutdown; leaking their channels", name_,
+                      medium_queue_.in_flight());
+        for (auto& channel : channels_st_) (void)channel.release();
+    }
     channels_st_.clear();
 }
 
@@ -87,15 +109,17 @@ void Poller::sleep_until_work() {
     for (auto& channel : channels_st_) channel->arm();
     for (auto& channel : channels_st_)
         if (channel->poll() > 0) return;
+    if (medium_queue_.reap() > 0) return;
     auto& fds = poll_fds_;
     if (::poll(fds.data(), fds.size(), kSleepTimeoutMs) <= 0) return;
     // Read only what poll() found readable: each read is a system call.
-    if (fds[0].revents & POLLIN) {
-        std::uint64_t value;
-        [[maybe_unused]] auto n = ::read(wake_fd_, &value, sizeof value);
-    }
+    for (std::size_t i = 0; i < 2; ++i)
+        if (fds[i].revents & POLLIN) {
+            std::uint64_t value;
+            [[maybe_unused]] auto n = ::read(fds[i].fd, &value, sizeof value);
+        }
     for (std::size_t i = 0; i < notifiers_.size(); ++i)
-        if (fds[i + 1].revents & POLLIN) notifiers_[i]->consume();
+        if (fds[i + 2].revents & POLLIN) notifiers_[i]->consume();
 }
 
 }  // namespace srp::target

@@ -1,12 +1,16 @@
-// A poller thread owns a set of channels and drives their completions.
+// A poller thread owns a set of channels and drives their completions, and
+// owns the io_uring (UringQueue) its channels run medium steps on.
 // Adaptive: it spins while there is work, then arms notifications and
-// sleeps on the completion channels (and a wake eventfd) when idle. A pure
-// busy-poll was measured to starve rxe's own kernel work on a 2-vCPU guest.
+// sleeps on the completion channels, the ring's eventfd (storage
+// completions) and a wake eventfd together when idle; it never blocks in a
+// system call that waits for storage. A pure busy-poll was measured to
+// starve rxe's own kernel work on a 2-vCPU guest.
 #pragma once
 
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -15,13 +19,15 @@
 #include <vector>
 
 #include "common/fabric/connection.h"
+#include "srp_target/backstore/uring_queue.h"
 #include "srp_target/srp/channel.h"
 
 namespace srp::target {
 
 class Poller {
 public:
-    // on_closed runs on the poller thread after a channel drained, before it is destroyed.
+    // on_closed runs on the poller thread after a channel drained, before it
+    // is destroyed. Throws std::system_error when io_uring or eventfd cannot be set up.
     Poller(std::string name, std::function<void(Channel&)> on_closed);
     ~Poller();
     Poller(const Poller&) = delete;
@@ -33,6 +39,9 @@ public:
     void adopt(std::unique_ptr<Channel> channel);  // any thread
     void wake() noexcept;                          // any thread
     std::size_t channel_count() const noexcept { return channel_count_.load(std::memory_order_relaxed); }
+    // The queue for medium steps of this poller's channels: give it to a
+    // channel before adopt(); used on the poller thread only.
+    MediumQueue& medium_queue() noexcept { return medium_queue_; }
     const std::string& name() const noexcept { return name_; }
 
 private:
@@ -43,12 +52,15 @@ private:
     // kernel work (rxe, the initiator) that would produce the next completion.
     static int idle_spins_before_sleep() noexcept;
     static constexpr int kSleepTimeoutMs = 200;
+    // How long stop() waits for medium steps still in flight.
+    static constexpr std::chrono::seconds kMediumDrainTimeout{30};
 
     std::string name_;
     std::function<void(Channel&)> on_closed_;
+    UringQueue medium_queue_;  // outlives channels_st_ (declared before it)
     std::vector<fabric::Notifier*> notifiers_;
     int wake_fd_;
-    std::vector<pollfd> poll_fds_;  // wake_fd_, then one per notifier; fixed at start()
+    std::vector<pollfd> poll_fds_;  // wake_fd_, the ring's eventfd, then one per notifier; fixed at start()
     std::mutex inbox_mutex_;
     std::vector<std::unique_ptr<Channel>> inbox_;
     std::vector<std::unique_ptr<Channel>> channels_st_;  // poller thread only

@@ -63,6 +63,13 @@ LunConfig parse_lun(const std::string& text, std::uint16_t default_number) {
                 throw ConfigError("--lun block-size: " + value + " is not 512 or 4096");
         } else if (key == "read-only" || key == "ro") {
             lun.read_only = true;
+        } else if (key == "io") {
+            // How a file or block device is reached; tmpfs/hugetlbfs files are always mapped.
+            if (value == "direct") lun.access = BackstoreAccess::direct;
+            else if (value == "buffered") lun.access = BackstoreAccess::buffered;
+            else if (value == "mapped") lun.access = BackstoreAccess::mapped;
+            else if (value == "auto") lun.access = BackstoreAccess::automatic;
+            else throw ConfigError("--lun io: '" + value + "' is not direct, buffered, mapped or auto");
         } else if (key == "serial") {
             if (value.empty() || value.size() > 32) throw ConfigError("--lun serial: 1 to 32 characters");
             lun.serial = value;
@@ -72,7 +79,7 @@ LunConfig parse_lun(const std::string& text, std::uint16_t default_number) {
             lun.number = static_cast<std::uint16_t>(n);
         } else {
             throw ConfigError("--lun: unknown key '" + key + "' in '" + text +
-                              "' (path, size, block-size, read-only, serial, lun)");
+                              "' (path, size, block-size, read-only, io, serial, lun)");
         }
     }
     if (!have_path) throw ConfigError("--lun: '" + text + "' has no path= (use path=anonymous for memory)");
@@ -102,7 +109,7 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
         ("config", po::value(&config_file), "config file with the same option names (key = value)")
         ("listen", po::value(&listen)->composing(), "ADDRESS:PORT to accept RDMA/CM logins on (repeatable; default 0.0.0.0:5555)")
         ("lun", po::value(&luns)->composing(),
-         "path=FILE|BLOCKDEV|anonymous[,size=1G][,block-size=512|4096][,read-only][,serial=S][,lun=N] (repeatable)")
+         "path=FILE|BLOCKDEV|anonymous[,size=1G][,block-size=512|4096][,read-only][,io=direct|buffered|mapped][,serial=S][,lun=N] (repeatable; io: how a file or block device is reached, default O_DIRECT falling back to buffered; tmpfs/hugetlbfs files and anonymous memory are always mapped)")
         ("id-ext", po::value(&id_ext), "target id_ext, 16 hex digits (default: the device's node GUID)")
         ("ioc-guid", po::value(&ioc_guid), "target ioc_guid, 16 hex digits (default: the device's node GUID)")
         ("acl-initiator", po::value(&acl_initiators)->composing(), "allowed initiator port id, 32 hex digits (repeatable)")

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "srp_target/backstore/backstore.h"
 #include "srp_target/srp/login.h"
 
 namespace srp::target {
@@ -25,6 +26,7 @@ struct LunConfig {
     std::uint64_t size_bytes = 0;  // 0: existing size
     std::uint32_t block_size = 512;
     bool read_only = false;
+    BackstoreAccess access = BackstoreAccess::automatic;  // io=
     std::string serial;
 };
 

@@ -60,10 +60,14 @@ ConnectionEvent to_connection_event(rdma::CmEvent event) {
 TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
     for (auto& [number, lu] : build_logical_units(config_)) {
         const auto& store = lu->backstore();
-        spdlog::info("LUN {}: {} ({} bytes, {}-byte blocks{}), serial {}, NAA 0x{:016x}{}", number,
+        spdlog::info("LUN {}: {} ({} bytes, {}-byte blocks{}), {}, serial {}, NAA 0x{:016x}{}", number,
                      store.path().empty() ? "anonymous memory" : store.path(), store.size_bytes(), lu->block_size(),
-                     store.read_only() ? ", read-only" : "", lu->config().serial, lu->naa_identifier(),
-                     lu->config().uuid ? ", UUID " + format_uuid(*lu->config().uuid) : "");
+                     store.read_only() ? ", read-only" : "", store.describe(), lu->config().serial,
+                     lu->naa_identifier(), lu->config().uuid ? ", UUID " + format_uuid(*lu->config().uuid) : "");
+        if (store.maps_page_cache())
+            spdlog::warn("LUN {}: io=mapped pins page-cache pages of {} for RDMA; Linux >= 6.5 refuses that for "
+                         "regular files, and a full or failing disk raises SIGBUS",
+                         number, store.path());
         target_.add_lun(number, std::move(lu));
     }
     devices_ = std::make_unique<rdma::DeviceList>(config_.pollers);
@@ -73,6 +77,7 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
     for (auto& device : devices_->devices()) {
         RegisteredBackstores registered;
         for (const auto& [number, unit] : target_.luns()) {
+            if (!unit->backstore().is_memory()) continue;  // io backstores move data through bounce memory
             auto bytes = unit->backstore().bytes();
             if (bytes.size() > config_.register_backstore_max_bytes) {
                 spdlog::info("{}: LUN {} is larger than --register-backstore-max: bounce buffers", device->name(), number);

@@ -21,7 +21,7 @@ namespace {
 constexpr std::uint64_t kReceiveTag = 1ull << 62;
 constexpr std::size_t kPollBatch = 32;
 
-std::unique_ptr<fabric::Registration> register_or_throw(fabric::MemoryDomain& domain, std::vector<std::uint8_t>& memory,
+std::unique_ptr<fabric::Registration> register_or_throw(fabric::MemoryDomain& domain, std::span<std::uint8_t> memory,
                                                         const char* what) {
     auto r = domain.register_memory(memory, false);
     if (!r) throw std::system_error(r.error(), std::string("registering the channel's ") + what);
@@ -30,11 +30,12 @@ std::unique_ptr<fabric::Registration> register_or_throw(fabric::MemoryDomain& do
 }  // namespace
 
 Channel::Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryDomain& domain, ScsiTarget& target,
-                 SessionRegistry& registry, const RegisteredBackstores& backstores, TargetStats& stats,
-                 std::shared_ptr<ChannelControl> control, NexusId nexus, ChannelParams params)
+                 SessionRegistry& registry, const RegisteredBackstores& backstores, MediumQueue& medium_queue,
+                 TargetStats& stats, std::shared_ptr<ChannelControl> control, NexusId nexus, ChannelParams params)
     : target_(target),
       registry_(registry),
       backstores_(backstores),
+      medium_queue_(medium_queue),
       stats_(stats),
       control_(std::move(control)),
       nexus_(nexus),
@@ -47,17 +48,18 @@ Channel::Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryD
     receive_memory_.resize(std::size_t{params_.queue_depth} * params_.it_iu_len);
     response_memory_.resize(std::size_t{contexts} * params_.ti_iu_len);
     table_memory_.resize(std::size_t{contexts} * kTableBytes);
-    bounce_memory_.resize(std::size_t{params_.bounce_chunks} * kBounceChunkBytes);
+    bounce_memory_ = AlignedBuffer(std::size_t{params_.bounce_chunks} * kBounceChunkBytes);
     receive_mr_ = register_or_throw(domain, receive_memory_, "receive ring");
     response_mr_ = register_or_throw(domain, response_memory_, "response buffers");
     table_mr_ = register_or_throw(domain, table_memory_, "descriptor tables");
-    bounce_mr_ = register_or_throw(domain, bounce_memory_, "bounce buffers");
+    bounce_mr_ = register_or_throw(domain, bounce_memory_.bytes(), "bounce buffers");
     requests_.resize(contexts);
     for (std::uint32_t i = contexts; i-- > 0;) {
         requests_[i].index = i;
         free_requests_.push_back(i);
     }
-    for (std::uint32_t i = params_.bounce_chunks; i-- > 0;) free_bounce_.push_back(i);
+    bounce_used_.assign(params_.bounce_chunks, false);
+    bounce_free_chunks_ = params_.bounce_chunks;
 }
 
 Channel::~Channel() {
@@ -123,10 +125,15 @@ std::size_t Channel::poll() {
             on_chain_done(requests_[c.wr_id], c);
         }
     }
-    if (!closing_) run_deferred();
+    if (!closing_) {
+        retry_blocked();
+        run_deferred();
+    }
     poll_task_management();  // TMFs whose last victim drained in this pass
     connection_->end_batch();
-    return n;
+    // A command waiting for a range lock keeps the poller awake: the lock is
+    // retried every pass, never slept on.
+    return n + (blocked_.empty() || closing_ ? 0 : 1);
 }
 
 void Channel::begin_close(const char* reason) {
@@ -153,9 +160,9 @@ Channel::Request* Channel::allocate_request() {
 }
 
 void Channel::release(Request& r) {
-    for (std::uint32_t chunk : r.bounce) free_bounce_.push_back(chunk);
-    r.bounce.clear();
+    free_bounce(r);
     r.plan.clear();
+    r.task = ScsiTask{};  // drops the engine's buffers and any LBA range lock it held
     advance(r, RequestState::free);
     free_requests_.push_back(r.index);
     if (!receives_waiting_for_context_.empty() && !closing_) {
@@ -226,22 +233,16 @@ void Channel::on_chain_done(Request& r, const Completion& c) {
         case RequestState::fetching_table: return after_table(r);
         case RequestState::reading_data: {
             auto buffer = r.task.data_out_buffer();
-            if (!r.bounce.empty()) {  // copy the bounce chunks into the engine's buffer
-                std::size_t at = 0;
-                for (std::uint32_t chunk : r.bounce) {
-                    const std::size_t n = std::min<std::size_t>(kBounceChunkBytes, buffer.size() - at);
-                    std::memcpy(buffer.data() + at, bounce_memory_.data() + std::size_t{chunk} * kBounceChunkBytes, n);
-                    at += n;
-                }
-                for (std::uint32_t chunk : r.bounce) free_bounce_.push_back(chunk);
-                r.bounce.clear();
-            } else {
+            if (r.bounce_count != 0 && !in_bounce(buffer)) {  // copy the bounce chunks into the engine's buffer
+                std::memcpy(buffer.data(), bounce_bytes(r).data(), buffer.size());
+                free_bounce(r);
+            } else if (r.bounce_count == 0) {
                 backstores_.mark_written(buffer);  // the HCA wrote behind the page tables
             }
             r.data_out_moved = buffer.size();
             stats_.bytes_written += buffer.size();
             target_.complete_data_out(r.lun, r.task);
-            return respond(r);
+            return drive(r);
         }
         case RequestState::responding: return release(r);
         default: return;

@@ -4,7 +4,11 @@
 // thread; only control() is shared with other threads.
 //
 // Each request context moves through the states of request_state.h, only
-// through advance(). Task management acts on the logical unit (SAM-5 7):
+// through advance(). drive() answers the engine task's phases: bounce
+// memory for an io backstore's data (awaiting_buffer), RDMA READ of DATA-OUT,
+// medium steps on the poller's MediumQueue (awaiting_medium, completions
+// come back through on_medium_complete), busy range locks (retried each
+// pass), then RDMA WRITE of DATA-IN with the SRP_RSP. Task management acts on the logical unit (SAM-5 7):
 // a TMF fans out to every channel that may hold its victims (the nexus's
 // channels, or every channel for CLEAR TASK SET and LOGICAL UNIT RESET) and
 // is answered once every victim's posted RDMA has drained.
@@ -18,6 +22,8 @@
 
 #include "common/fabric/connection.h"
 #include "common/wire/iu_parse.h"
+#include "srp_target/backstore/aligned_buffer.h"
+#include "srp_target/backstore/medium.h"
 #include "srp_target/scsi/scsi_target.h"
 #include "srp_target/srp/channel_control.h"
 #include "srp_target/srp/channel_types.h"
@@ -37,13 +43,14 @@ inline constexpr std::uint32_t kTableBytes = kMaxDescriptorsPerCommand * sizeof(
 // send completes, while the credit it returned may already bring a new IU.
 inline constexpr std::uint32_t kContextsPerCredit = 2;
 
-class Channel {
+class Channel final : private MediumSink {
 public:
     // Registers the channel's memory; throws std::system_error when a
-    // registration fails. Nothing is posted until start().
+    // registration fails. Nothing is posted until start(). medium_queue is
+    // the owning poller's; it must outlive the channel.
     Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryDomain& domain, ScsiTarget& target,
-            SessionRegistry& registry, const RegisteredBackstores& backstores, TargetStats& stats,
-            std::shared_ptr<ChannelControl> control, NexusId nexus, ChannelParams params);
+            SessionRegistry& registry, const RegisteredBackstores& backstores, MediumQueue& medium_queue,
+            TargetStats& stats, std::shared_ptr<ChannelControl> control, NexusId nexus, ChannelParams params);
     ~Channel();
     Channel(const Channel&) = delete;
     Channel& operator=(const Channel&) = delete;
@@ -54,8 +61,12 @@ public:
     // Processes available completions and pending work; returns how many completions it handled.
     std::size_t poll();
     void arm() { connection_->request_notification(); }
-    // Disconnected and every posted work request has completed: safe to destroy.
-    bool drained() const noexcept { return closing_ && outstanding_receives_ == 0 && outstanding_chains_ == 0; }
+    // Disconnected, every posted work request and every medium step has
+    // completed: safe to destroy.
+    bool drained() const noexcept {
+        return closing_ && outstanding_receives_ == 0 && outstanding_chains_ == 0 && outstanding_medium_ == 0;
+    }
+    std::uint32_t medium_in_flight() const noexcept { return outstanding_medium_; }
     bool closing() const noexcept { return closing_; }
     const std::shared_ptr<ChannelControl>& control() const noexcept { return control_; }
     NexusId nexus() const noexcept { return nexus_; }
@@ -79,7 +90,8 @@ private:
         bool table_for_data_out = false;
         std::vector<fabric::RemoteSegment> remote;
         std::vector<fabric::LocalSegment> local;
-        std::vector<std::uint32_t> bounce;  // chunk indices held
+        std::uint32_t bounce_first = 0, bounce_count = 0;  // a contiguous run of bounce chunks
+        std::span<const std::uint8_t> immediate;  // SRP-2 immediate data, only while handle_cmd runs
         RdmaPlan plan;
         ScsiTask task;
         // Task management: a TMF's response waits until its tracker completes.
@@ -98,6 +110,11 @@ private:
     void advance(Request& r, RequestState next);
 
     void handle_cmd(Request& r, std::span<const std::uint8_t> iu);
+    // Answers the engine task's current phase (see the class comment).
+    void drive(Request& r);
+    void on_medium_complete(std::uint64_t tag, MediumResult result) override;
+    void retry_blocked();
+    void respond_busy(Request& r);
     void handle_tmf(Request& r, std::span<const std::uint8_t> iu);
     void after_table_fetch_start(Request& r);
     void after_table(Request& r);
@@ -106,6 +123,9 @@ private:
     void respond_tmf(Request& r);
     void reject_command(Request& r, scsi::Asc asc);
     bool take_bounce(Request& r, std::uint64_t bytes);
+    void free_bounce(Request& r);
+    std::span<std::uint8_t> bounce_bytes(const Request& r) const;
+    bool in_bounce(std::span<const std::uint8_t> bytes) const;
     bool map_local(Request& r, std::span<std::uint8_t> bytes, bool data_in);
     void wait_for_resources(Request& r, Resume what);
     void run_deferred();
@@ -120,24 +140,30 @@ private:
     ScsiTarget& target_;
     SessionRegistry& registry_;
     const RegisteredBackstores& backstores_;
+    MediumQueue& medium_queue_;
     TargetStats& stats_;
     std::shared_ptr<ChannelControl> control_;
     NexusId nexus_;
     ChannelParams params_;
 
     // Registered memory: receive ring, response buffers, descriptor tables, bounce chunks.
-    std::vector<std::uint8_t> receive_memory_, response_memory_, table_memory_, bounce_memory_;
+    // Bounce memory is page aligned: io backstores read and write it with O_DIRECT.
+    std::vector<std::uint8_t> receive_memory_, response_memory_, table_memory_;
+    AlignedBuffer bounce_memory_;
     std::unique_ptr<fabric::Registration> receive_mr_, response_mr_, table_mr_, bounce_mr_;
 
     std::vector<Request> requests_;
     std::vector<std::uint32_t> free_requests_;
-    std::vector<std::uint32_t> free_bounce_;
+    std::vector<bool> bounce_used_;          // per chunk; runs are taken first fit
+    std::uint32_t bounce_free_chunks_ = 0;
     std::deque<std::pair<std::uint32_t, std::uint32_t>> receives_waiting_for_context_;  // buffer, bytes
     std::deque<std::uint32_t> deferred_;  // requests in state waiting, in arrival order
     std::vector<std::uint32_t> parked_tmfs_;  // requests in state tmf_waiting
+    std::vector<std::uint32_t> blocked_;      // waiting for a busy LBA range lock (retried every pass)
     std::uint32_t pending_credits_ = 0;  // credits of IUs that ended without a response
     std::uint32_t outstanding_receives_ = 0;
     std::uint32_t outstanding_chains_ = 0;
+    std::uint32_t outstanding_medium_ = 0;  // medium steps in flight on medium_queue_
     bool closing_ = false;
     // Declared last so it is destroyed first: the QP goes away before the
     // memory registered for it (house rule 2).

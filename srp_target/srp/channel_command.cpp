@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/wire/iu_encode.h"
+#include "srp_target/backstore/sigbus_guard.h"
 #include "srp_target/srp/channel.h"
 
 namespace srp::target {
@@ -59,24 +60,10 @@ void Channel::handle_cmd(Request& r, std::span<const std::uint8_t> iu) {
     if (out.format == DataFormat::immediate) ++stats_.immediate_commands;
 
     r.task = target_.submit(nexus_, r.lun, cmd->cdb, r.data_out_described);
-    if (r.task.phase() == ScsiTask::Phase::awaiting_data_out) {
-        if (out.format == DataFormat::immediate) {
-            auto dest = r.task.data_out_buffer();  // the engine checked: described >= needed
-            std::memcpy(dest.data(), out.immediate_data.data(), dest.size());
-            r.data_out_moved = dest.size();
-            stats_.bytes_written += dest.size();
-            target_.complete_data_out(r.lun, r.task);
-            return respond(r);
-        }
-        if (r.table_count != 0 && r.table_for_data_out) return after_table_fetch_start(r);
-        return start_data_out(r);
-    }
-    // Fetch a DATA-IN table only when there is data to return through it. A
-    // table of the other direction (DATA-OUT described for a command that
-    // returns data) is never fetched: the command's data-in then meets a
-    // zero-length buffer and the residuals tell the initiator (SRP r16a 6.9).
-    if (r.table_count != 0 && !r.table_for_data_out && !r.task.data_in().empty()) return after_table_fetch_start(r);
-    respond(r);
+    // Immediate data lives in the receive buffer, reposted when this returns.
+    if (out.format == DataFormat::immediate) r.immediate = out.immediate_data;
+    drive(r);
+    r.immediate = {};
 }
 
 void Channel::after_table_fetch_start(Request& r) {
@@ -105,34 +92,63 @@ void Channel::after_table(Request& r) {
 }
 
 bool Channel::take_bounce(Request& r, std::uint64_t bytes) {
-    const std::size_t chunks = (bytes + kBounceChunkBytes - 1) / kBounceChunkBytes;
-    if (chunks > free_bounce_.size()) return false;
-    for (std::size_t i = 0; i < chunks; ++i) {
-        r.bounce.push_back(free_bounce_.back());
-        free_bounce_.pop_back();
+    // One contiguous run, first fit: an io backstore reads and writes it as one buffer.
+    const auto chunks = static_cast<std::uint32_t>((bytes + kBounceChunkBytes - 1) / kBounceChunkBytes);
+    if (chunks > bounce_free_chunks_) return false;
+    std::uint32_t run = 0;
+    for (std::uint32_t i = 0; i < bounce_used_.size(); ++i) {
+        run = bounce_used_[i] ? 0 : run + 1;
+        if (run < chunks) continue;
+        r.bounce_first = i + 1 - chunks;
+        r.bounce_count = chunks;
+        for (std::uint32_t j = r.bounce_first; j <= i; ++j) bounce_used_[j] = true;
+        bounce_free_chunks_ -= chunks;
+        return true;
     }
-    return true;
+    return false;
 }
 
-// Local segments for bytes: the registered backstore itself, or bounce chunks.
+void Channel::free_bounce(Request& r) {
+    for (std::uint32_t j = r.bounce_first; j < r.bounce_first + r.bounce_count; ++j) bounce_used_[j] = false;
+    bounce_free_chunks_ += r.bounce_count;
+    r.bounce_count = 0;
+}
+
+std::span<std::uint8_t> Channel::bounce_bytes(const Request& r) const {
+    return bounce_memory_.bytes().subspan(std::size_t{r.bounce_first} * kBounceChunkBytes,
+                                          std::size_t{r.bounce_count} * kBounceChunkBytes);
+}
+
+bool Channel::in_bounce(std::span<const std::uint8_t> bytes) const {
+    const auto all = bounce_memory_.bytes();
+    return !bytes.empty() && bytes.data() >= all.data() && bytes.data() + bytes.size() <= all.data() + all.size();
+}
+
+// Local segments for bytes: bounce memory or a registered backstore used in
+// place, or bounce chunks with a copy (data-in: copied here).
 bool Channel::map_local(Request& r, std::span<std::uint8_t> bytes, bool data_in) {
     r.local.clear();
+    if (in_bounce(bytes)) {  // an io backstore's data: already in registered memory
+        r.local.push_back(bounce_mr_->segment(static_cast<std::size_t>(bytes.data() - bounce_memory_.data()),
+                                              static_cast<std::uint32_t>(bytes.size())));
+        return true;
+    }
     if (auto direct = backstores_.find(bytes)) {
         r.local.push_back(*direct);
         return true;
     }
-    if (r.bounce.empty()) {
+    if (r.bounce_count == 0) {
         if (!take_bounce(r, bytes.size())) return false;
         ++stats_.bounce_commands;
     }
-    std::size_t at = 0;
-    for (std::uint32_t chunk : r.bounce) {
-        const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(kBounceChunkBytes, bytes.size() - at));
-        auto segment = bounce_mr_->segment(std::size_t{chunk} * kBounceChunkBytes, n);
-        if (data_in) std::memcpy(segment.address, bytes.data() + at, n);
-        r.local.push_back(segment);
-        at += n;
+    auto segment = bounce_mr_->segment(std::size_t{r.bounce_first} * kBounceChunkBytes,
+                                       static_cast<std::uint32_t>(bytes.size()));
+    // A memory backstore's mapping may fault (truncated file): the copy is guarded.
+    if (data_in && !guarded_copy(segment.address, bytes.data(), bytes.size())) {
+        r.task.complete_check(scsi::SenseBuilder{scsi::SenseKey::medium_error, scsi::Asc::unrecovered_read_error, {}, {}});
+        return false;
     }
+    r.local.push_back(segment);
     return true;
 }
 
@@ -185,7 +201,10 @@ void Channel::respond(Request& r) {
     fabric::PostResult posted;
     if (sent > 0) {
         auto bytes = std::span<std::uint8_t>(const_cast<std::uint8_t*>(data.data()), sent);
-        if (!map_local(r, bytes, true)) return wait_for_resources(r, Resume::respond);
+        if (!map_local(r, bytes, true)) {
+            if (r.task.data_in().empty()) return respond(r);  // the copy faulted: answer with the sense
+            return wait_for_resources(r, Resume::respond);
+        }
         if (!r.plan.build(r.remote, r.local, sent, connection_->max_send_sge())) {
             spdlog::warn("[{}] data-in descriptors describe less than their total length", params_.name);
             r.data_in_described = 0;
@@ -230,6 +249,9 @@ void Channel::run_deferred() {
             case Resume::read_data: start_data_out(r); break;
             case Resume::respond: respond(r); break;
             case Resume::respond_tmf: respond_tmf(r); break;
+            case Resume::engine_buffer:
+            case Resume::medium: drive(r); break;
+            case Resume::range_lock: break;  // kept in blocked_, never in deferred_
         }
         if (r.state == RequestState::waiting) {  // still short: it keeps its place at the front
             deferred_.push_front(r.index);

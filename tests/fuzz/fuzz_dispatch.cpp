@@ -8,6 +8,7 @@
 #include "common/fabric/loopback.h"
 #include "common/scsi/cdb.h"
 #include "common/wire/iu_encode.h"
+#include "srp_target/backstore/uring_queue.h"
 #include "srp_target/srp/channel.h"
 #include "tests/fuzz/fuzz_driver.h"
 
@@ -22,6 +23,7 @@ struct Fixture {
     std::shared_ptr<fabric::LoopbackDomain> target_domain = std::make_shared<fabric::LoopbackDomain>();
     std::shared_ptr<fabric::LoopbackDomain> initiator_domain = std::make_shared<fabric::LoopbackDomain>();
     target::RegisteredBackstores backstores;
+    target::UringQueue medium_queue;  // unused: the fuzzed LU is memory, its steps run inline
     std::unique_ptr<target::Channel> channel;
     std::unique_ptr<fabric::LoopbackConnection> initiator;
     std::vector<std::uint8_t> memory = std::vector<std::uint8_t>(1 << 20), receive = std::vector<std::uint8_t>(64 * 512);
@@ -47,7 +49,7 @@ struct Fixture {
         params.imm_data_offset = 68;
         params.bounce_chunks = target::kMinBounceChunks;
         params.name = "fuzz";
-        channel = std::make_unique<target::Channel>(std::move(t), *target_domain, scsi, registry, backstores, stats, control,
+        channel = std::make_unique<target::Channel>(std::move(t), *target_domain, scsi, registry, backstores, medium_queue, stats, control,
                                                     attached.nexus, params);
         channel->start();
         for (std::uint32_t k = 0; k < 64; ++k) (void)initiator->post_receive(k, receive_mr->segment(k * 512, 512));

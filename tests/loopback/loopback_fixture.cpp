@@ -1,5 +1,8 @@
 #include "tests/loopback/loopback_fixture.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 namespace srp::test {
@@ -8,6 +11,53 @@ namespace {
 constexpr std::uint32_t kReceiveSlots = 16;
 constexpr std::uint32_t kReceiveBytes = 512;
 }  // namespace
+
+bool TestMediumQueue::submit(const target::MediumOp& op, target::MediumSink& sink, std::uint64_t tag) noexcept {
+    ++submitted;
+    if (inject) {
+        if (auto result = inject(op)) {
+            injected_.push_back(Injected{&sink, tag, *result});
+            return true;
+        }
+    }
+    return uring_.submit(op, sink, tag);
+}
+
+std::size_t TestMediumQueue::reap() noexcept {
+    if (hold) return uring_.reap();
+    auto ready = std::exchange(injected_, {});
+    for (auto& i : ready) i.sink->on_medium_complete(i.tag, i.result);
+    return ready.size() + uring_.reap();
+}
+
+void TestMediumQueue::settle() {
+    for (int i = 0; i < 1000 && uring_.in_flight() + (hold ? 0 : injected_.size()) > 0; ++i) {
+        flush_submissions();
+        pollfd p{event_fd(), POLLIN, 0};
+        if (injected_.empty() && ::poll(&p, 1, 10) > 0) {
+            std::uint64_t v;
+            [[maybe_unused]] auto n = ::read(event_fd(), &v, sizeof v);
+        }
+        reap();
+    }
+}
+
+std::shared_ptr<target::LogicalUnit> LoopbackTarget::add_io_lun(std::uint16_t number, std::uint64_t bytes) {
+    auto store = std::make_unique<target::Backstore>(
+        target::BackstoreConfig{dir.file("lun" + std::to_string(number)), bytes, false});
+    REQUIRE_FALSE(store->is_memory());
+    target::LogicalUnitConfig config;
+    config.serial = "IOLUN" + std::to_string(number);
+    auto lu = std::make_shared<target::LogicalUnit>(std::move(store), config);
+    scsi.add_lun(number, lu);
+    lu->attach_nexus(link(0).channel->nexus());
+    const std::uint8_t tur[16] = {};  // consume the power-on unit attention
+    link(0).command(tur, false, 0, 0, number);
+    auto ua = link(0).response();
+    REQUIRE(ua.has_value());
+    REQUIRE(ua->asc() == 0x2900);
+    return lu;
+}
 
 wire::Tag tag_of(std::uint64_t value) {
     wire::Tag t{};
@@ -34,6 +84,7 @@ LoopbackTarget::Link& LoopbackTarget::add_link(std::uint32_t imm_data_offset, st
     auto link = std::make_unique<Link>();
     auto [target_end, initiator_end] = make_loopback_pair(target_domain, nullptr, initiator_domain, nullptr);
     link->target_side = target_end.get();
+    link->queue = &medium_queue;
     link->initiator = std::move(initiator_end);
     link->control = std::make_shared<target::ChannelControl>(nullptr);
     wire::PortId initiator_port{};
@@ -46,7 +97,8 @@ LoopbackTarget::Link& LoopbackTarget::add_link(std::uint32_t imm_data_offset, st
     params.imm_data_offset = imm_data_offset;
     params.bounce_chunks = target::kMinBounceChunks;
     params.name = "test";
-    link->channel = std::make_unique<target::Channel>(std::move(target_end), *target_domain, scsi, registry, backstores, stats,
+    link->channel = std::make_unique<target::Channel>(std::move(target_end), *target_domain, scsi, registry, backstores,
+                                                      medium_queue, stats,
                                                       link->control, attached.nexus, params);
     link->memory_mr = std::move(*initiator_domain->register_memory(link->memory, true));
     link->receive_mr = std::move(*initiator_domain->register_memory(link->receive, false));
@@ -82,7 +134,10 @@ void LoopbackTarget::Link::send(std::span<const std::uint8_t> iu) {
 }
 
 void LoopbackTarget::Link::pump(int rounds) {
-    for (int i = 0; i < rounds; ++i) channel->poll();
+    for (int i = 0; i < rounds; ++i) {
+        channel->poll();
+        queue->settle();  // medium steps finish (the poller would sleep on the eventfd)
+    }
 }
 
 std::vector<Response> LoopbackTarget::Link::responses() {
@@ -117,10 +172,11 @@ std::optional<Response> LoopbackTarget::Link::response() {
 }
 
 std::uint64_t LoopbackTarget::Link::command(std::span<const std::uint8_t> cdb, bool data_out, std::size_t offset,
-                                            std::uint32_t length) {
+                                            std::uint32_t length, std::uint16_t lun) {
     const std::uint64_t tag = next_tag++;
     auto h = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
     h.tag = tag_of(tag);
+    h.lun = scsi::encode_lun(lun);
     std::copy(cdb.begin(), cdb.begin() + std::min<std::size_t>(16, cdb.size()), h.cdb.begin());
     std::vector<std::uint8_t> iu(256);
     std::vector<std::uint8_t> desc;

@@ -5,12 +5,14 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "common/fabric/loopback.h"
 #include "common/wire/iu_encode.h"
+#include "srp_target/backstore/uring_queue.h"
 #include "srp_target/srp/channel.h"
 #include "tests/unit/hex.h"
 #include "tests/unit/temp_dir.h"
@@ -23,6 +25,33 @@ struct Response {
     std::uint8_t status() const { return header.status; }
     std::uint32_t credits() const { return header.req_lim_delta.value(); }
     std::uint16_t asc() const { return sense.size() > 13 ? static_cast<std::uint16_t>(sense[12] << 8 | sense[13]) : 0; }
+};
+
+// The poller's io_uring queue, with an optional injector that answers a
+// medium step instead of the kernel (delivered on the next reap, like a
+// real completion).
+class TestMediumQueue final : public target::MediumQueue {
+public:
+    std::function<std::optional<target::MediumResult>(const target::MediumOp&)> inject;
+    bool hold = false;  // injected completions wait until cleared (I/O "in flight")
+    std::size_t submitted = 0;
+
+    bool submit(const target::MediumOp& op, target::MediumSink& sink, std::uint64_t tag) noexcept override;
+    void flush_submissions() noexcept override { uring_.flush_submissions(); }
+    std::size_t reap() noexcept override;
+    int event_fd() const noexcept override { return uring_.event_fd(); }
+    std::size_t in_flight() const noexcept override { return uring_.in_flight() + injected_.size(); }
+    // Reaps until nothing is in flight (bounded wait on the ring's eventfd).
+    void settle();
+
+private:
+    struct Injected {
+        target::MediumSink* sink;
+        std::uint64_t tag;
+        target::MediumResult result;
+    };
+    target::UringQueue uring_;
+    std::vector<Injected> injected_;
 };
 
 class LoopbackTarget {
@@ -45,7 +74,10 @@ public:
     std::shared_ptr<fabric::LoopbackDomain> target_domain = std::make_shared<fabric::LoopbackDomain>();
     std::shared_ptr<fabric::LoopbackDomain> initiator_domain = std::make_shared<fabric::LoopbackDomain>();
     target::RegisteredBackstores backstores;
+    TestMediumQueue medium_queue;
     std::span<std::uint8_t> medium() { return unit->backstore().bytes(); }
+    // Adds a LUN on a file served through io_uring (io backstore kind).
+    std::shared_ptr<target::LogicalUnit> add_io_lun(std::uint16_t number, std::uint64_t bytes);
 
 private:
     std::vector<std::unique_ptr<Link>> links_;
@@ -56,6 +88,7 @@ struct LoopbackTarget::Link {
     std::unique_ptr<target::Channel> channel;
     std::unique_ptr<fabric::LoopbackConnection> initiator;
     fabric::LoopbackConnection* target_side = nullptr;  // owned by channel
+    TestMediumQueue* queue = nullptr;                    // the target's
     std::shared_ptr<target::ChannelControl> control;
     std::vector<std::uint8_t> memory = std::vector<std::uint8_t>(4 << 20);   // initiator data buffers
     std::vector<std::uint8_t> receive = std::vector<std::uint8_t>(16 * 512); // initiator receive ring
@@ -69,7 +102,8 @@ struct LoopbackTarget::Link {
     std::optional<Response> response();  // pumps until one arrives (or none)
     std::vector<Response> responses();   // everything that arrived
     // SRP_CMD with a direct descriptor (out or in), returns the tag used.
-    std::uint64_t command(std::span<const std::uint8_t> cdb, bool data_out, std::size_t offset, std::uint32_t length);
+    std::uint64_t command(std::span<const std::uint8_t> cdb, bool data_out, std::size_t offset, std::uint32_t length,
+                          std::uint16_t lun = 0);
     std::uint64_t tmf(std::uint8_t function, std::uint64_t task_tag, std::uint16_t lun = 0);
 };
 

@@ -94,3 +94,14 @@ TEST_CASE("config: sizes", "[config]") {
     CHECK(parse_size("2M", "x") == (2u << 20));
     CHECK(parse_size("1T", "x") == (1ull << 40));
 }
+
+TEST_CASE("config: io= chooses how a file or block device is reached", "[config]") {
+    auto c = parse({"--lun", "path=/tmp/a.img,io=buffered", "--lun", "path=/tmp/b.img,io=direct,lun=1", "--lun",
+                    "path=/tmp/c.img,io=mapped,lun=2", "--lun", "path=/tmp/d.img,lun=3"});
+    REQUIRE(c.luns.size() == 4);
+    CHECK(c.luns[0].access == BackstoreAccess::buffered);
+    CHECK(c.luns[1].access == BackstoreAccess::direct);
+    CHECK(c.luns[2].access == BackstoreAccess::mapped);
+    CHECK(c.luns[3].access == BackstoreAccess::automatic);
+    CHECK_THROWS_WITH(parse({"--lun", "path=/tmp/a.img,io=fast"}), Catch::Contains("--lun io"));
+}

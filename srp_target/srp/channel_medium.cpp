@@ -1,0 +1,107 @@
+// The channel's side of the engine's plan/complete split: it answers each
+// phase of a command's ScsiTask (scsi_task.h) with the transport's means:
+// registered bounce memory for an io backstore's data, RDMA READ for
+// DATA-OUT, the poller's MediumQueue (io_uring) for medium steps, a retry
+// every pass for a busy LBA range lock, and finally the response.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "srp_target/backstore/sigbus_guard.h"
+#include "srp_target/srp/channel.h"
+
+namespace srp::target {
+
+using Phase = ScsiTask::Phase;
+
+void Channel::drive(Request& r) {
+    for (;;) {
+        switch (r.task.phase()) {
+            case Phase::complete:
+                // Fetch a DATA-IN table only when there is data to return
+                // through it; a DATA-OUT table of a command that returns data
+                // is never fetched: the residuals tell (SRP r16a 6.9).
+                if (r.table_count != 0 && !r.table_for_data_out && r.remote.empty() && !r.task.data_in().empty())
+                    return after_table_fetch_start(r);
+                return respond(r);
+            case Phase::awaiting_buffer:
+                // io backstore: the data goes through one contiguous run of
+                // registered bounce memory (RDMA on one side, io_uring on the other).
+                if (!take_bounce(r, r.task.buffer_bytes())) {
+                    if (!r.immediate.empty()) return respond_busy(r);
+                    return wait_for_resources(r, Resume::engine_buffer);
+                }
+                target_.provide_buffer(r.lun, r.task, bounce_bytes(r));
+                continue;
+            case Phase::awaiting_data_out: {
+                if (!r.immediate.empty()) {
+                    auto dest = r.task.data_out_buffer();  // the engine checked: described >= needed
+                    // A memory backstore's mapping may fault (truncated file).
+                    if (!guarded_copy(dest.data(), r.immediate.data(), dest.size())) {
+                        r.task.complete_check(
+                            scsi::SenseBuilder{scsi::SenseKey::medium_error, scsi::Asc::write_error, {}, {}});
+                        continue;
+                    }
+                    if (r.task.buffer_is_backstore()) backstores_.mark_written(dest);
+                    r.data_out_moved = dest.size();
+                    stats_.bytes_written += dest.size();
+                    r.immediate = {};
+                    target_.complete_data_out(r.lun, r.task);
+                    continue;
+                }
+                if (r.table_count != 0 && r.table_for_data_out && r.remote.empty()) return after_table_fetch_start(r);
+                return start_data_out(r);
+            }
+            case Phase::awaiting_medium:
+                if (!medium_queue_.submit(r.task.medium_op(), *this, r.index))
+                    return wait_for_resources(r, Resume::medium);
+                ++outstanding_medium_;
+                return advance(r, RequestState::awaiting_medium);
+            case Phase::blocked:
+                // A busy LBA range (COMPARE AND WRITE): retried every pass.
+                if (!r.immediate.empty()) return respond_busy(r);
+                r.resume = Resume::range_lock;
+                if (r.state != RequestState::waiting) advance(r, RequestState::waiting);
+                blocked_.push_back(r.index);
+                return;
+        }
+    }
+}
+
+void Channel::on_medium_complete(std::uint64_t tag, MediumResult result) {
+    --outstanding_medium_;
+    Request& r = requests_[tag];
+    // An aborted command: its I/O has finished, so the context may be reused now.
+    if (r.state == RequestState::aborting) return finish_abort(r);
+    if (closing_) return release(r);
+    target_.complete_medium(r.lun, r.task, std::move(result));
+    drive(r);
+}
+
+void Channel::retry_blocked() {
+    if (blocked_.empty()) return;
+    const std::vector<std::uint32_t> retry = std::exchange(blocked_, {});
+    for (std::uint32_t index : retry) {
+        Request& r = requests_[index];
+        if (r.state != RequestState::waiting || r.resume != Resume::range_lock) continue;  // aborted meanwhile
+        target_.resume(r.lun, r.task);
+        if (r.task.phase() == Phase::blocked) {
+            blocked_.push_back(index);
+            continue;
+        }
+        drive(r);
+    }
+}
+
+void Channel::respond_busy(Request& r) {
+    // Immediate data cannot wait (its receive buffer is reposted at once):
+    // the initiator retries a BUSY command (SAM-5 5.3.1).
+    spdlog::debug("[{}] request {}: no room for immediate data now, BUSY", params_.name, r.index);
+    r.task.complete_status(scsi::Status::busy);
+    r.data_out_moved = 0;
+    r.immediate = {};
+    respond(r);
+}
+
+}  // namespace srp::target
