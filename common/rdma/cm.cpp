@@ -17,6 +17,12 @@ namespace srp::rdma {
 RdmaDevice::RdmaDevice(ibv_context* context, std::size_t pollers)
     : context_(context), name_(device_name(context)), node_guid_(be64toh(ibv_get_device_guid(context->device))),
       domain_(context) {
+    ibv_device_attr_ex attr{};
+    if (ibv_query_device_ex(context, nullptr, &attr) == 0) {
+        odp_.supported = (attr.odp_caps.general_caps & IBV_ODP_SUPPORT) != 0;
+        odp_.rc_rdma_read = (attr.odp_caps.per_transport_caps.rc_odp_caps & IBV_ODP_SUPPORT_READ) != 0;
+        odp_.rc_rdma_write = (attr.odp_caps.per_transport_caps.rc_odp_caps & IBV_ODP_SUPPORT_WRITE) != 0;
+    }
     for (std::size_t i = 0; i < pollers; ++i) notifiers_.push_back(std::make_unique<VerbsNotifier>(context));
 }
 

@@ -16,6 +16,14 @@
 namespace srp::rdma {
 
 // One device with its PD and one completion notifier per poller.
+// On-demand paging for RC transfers (ibv_query_device_ex odp_caps): what a
+// registration with IBV_ACCESS_ON_DEMAND could serve without pinning.
+struct OnDemandPaging {
+    bool supported = false;      // IBV_ODP_SUPPORT in general_caps
+    bool rc_rdma_read = false;   // IBV_ODP_SUPPORT_READ in per_transport_caps.rc_odp_caps
+    bool rc_rdma_write = false;  // IBV_ODP_SUPPORT_WRITE
+};
+
 class RdmaDevice {
 public:
     RdmaDevice(ibv_context* context, std::size_t pollers);
@@ -24,6 +32,8 @@ public:
     VerbsDomain& domain() noexcept { return domain_; }
     VerbsNotifier& notifier(std::size_t poller) noexcept { return *notifiers_[poller]; }
     ibv_context* context() const noexcept { return context_; }
+    // Probed once at start; all false when the query fails (rxe on 6.1 has no ODP).
+    const OnDemandPaging& odp() const noexcept { return odp_; }
     // IPv4/IPv6 addresses of the network interfaces behind port 1 (RoCE/iWARP).
     std::vector<std::string> addresses() const;
 
@@ -31,6 +41,7 @@ private:
     ibv_context* context_;
     std::string name_;
     std::uint64_t node_guid_;
+    OnDemandPaging odp_;
     VerbsDomain domain_;
     std::vector<std::unique_ptr<VerbsNotifier>> notifiers_;
 };

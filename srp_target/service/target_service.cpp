@@ -14,6 +14,7 @@
 #include "common/wire/iu_parse.h"
 #include "srp_target/service/logical_units.h"
 #include "srp_target/service/lu_identity.h"
+#include "srp_target/service/data_path_choice.h"
 
 namespace srp::target {
 
@@ -76,8 +77,13 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
                                  "modprobe rdma_rxe; rdma link add rxe0 type rxe netdev eth0)");
     for (auto& device : devices_->devices()) {
         RegisteredBackstores registered;
+        const OdpCapabilities odp{device->odp().supported, device->odp().rc_rdma_read, device->odp().rc_rdma_write};
         for (const auto& [number, unit] : target_.luns()) {
-            if (!unit->backstore().is_memory()) continue;  // io backstores move data through bounce memory
+            const auto choice = choose_data_path(odp, unit->backstore().is_memory(), unit->backstore().kind());
+            const DataPath path = implemented(choice.path);
+            spdlog::info("{}: LUN {} data path: {} ({}){}", device->name(), number, to_string(path), choice.reason,
+                         path != choice.path ? "; the ODP path is not implemented yet" : "");
+            if (path != DataPath::registered_mapping) continue;  // io backstores move data through bounce memory
             auto bytes = unit->backstore().bytes();
             if (bytes.size() > config_.register_backstore_max_bytes) {
                 spdlog::info("{}: LUN {} is larger than --register-backstore-max: bounce buffers", device->name(), number);

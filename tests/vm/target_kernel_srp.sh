@@ -6,7 +6,9 @@ set -u
 source "$1/scripts/vm/guest-lib.sh"
 TARGET=$2/srp_target/srp_target
 SIZE_MB=64
-FILE=/tmp/lun0.img
+# A tmpfs file: the memory backstore kind (mapped, registered, zero copy).
+SHM=/tmp/shm
+FILE=$SHM/lun0.img
 LOG=/tmp/target.log
 PORT=5555
 fail() { echo "FAIL: $*"; echo "--- target log"; tail -40 $LOG; dmesg | tail -20; exit 1; }
@@ -48,6 +50,7 @@ fio_verify() {  # name, extra fio args
 
 vm_step "soft-RoCE and target"
 rxe_up || exit 1
+mkdir -p $SHM && mount -t tmpfs -o size=256m tmpfs $SHM || fail "tmpfs for the backstore"
 GUID=$(tr -d : < /sys/class/infiniband/$RDMA_DEV/node_guid)
 dd if=/dev/urandom of=$FILE bs=1M count=$SIZE_MB status=none
 start_target
