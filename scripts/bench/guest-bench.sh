@@ -4,8 +4,11 @@
 set -u
 source "$1/scripts/vm/guest-lib.sh"
 BUILD=$2 SECONDS_PER_JOB=$3
-FILE=/tmp/bench.img SIZE_MB=256 OUT=/tmp/bench
-mkdir -p $OUT
+FILE=/tmp/shm/bench.img SIZE_MB=256 OUT=/tmp/bench
+mkdir -p $OUT /tmp/shm
+# A real tmpfs: our target serves it as the memory kind (mapped, zero copy);
+# the guest's /tmp is an overlay, which would make it an io_uring LUN.
+mount -t tmpfs -o size=$((SIZE_MB + 16))m tmpfs /tmp/shm || exit 1
 rxe_up > /dev/null || exit 1
 GUID=$(tr -d : < /sys/class/infiniband/$RDMA_DEV/node_guid)
 echo "bench: $(nproc) vCPU, kernel $(uname -r), $RDMA_DEV, ${SECONDS_PER_JOB}s per job, backing file ${SIZE_MB} MiB on tmpfs"

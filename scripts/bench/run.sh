@@ -7,6 +7,8 @@
 # counts instructions, so results are instruction cost per I/O of the whole
 # in-guest stack); BENCH_ACCEL=tcg for plain TCG.
 # usage: scripts/bench/run.sh [seconds per job, default 5]
+#        scripts/bench/run.sh nullblk [seconds per job]: our io_uring path vs
+#        LIO iblock on null_blk at 1 ms and 100 us (guest-bench-nullblk.sh)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -14,4 +16,6 @@ scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target srp_target srp_initiator
 export VMX_ACCEL=${BENCH_ACCEL:-icount} VMX_TIMEOUT=${VMX_TIMEOUT:-1500}
-exec scripts/vm/run-in-vm.sh --rwdir "$ROOT/build" scripts/bench/guest-bench.sh "$ROOT" "$ROOT/build" "${1:-5}"
+GUEST=scripts/bench/guest-bench.sh
+if [ "${1:-}" = nullblk ]; then GUEST=scripts/bench/guest-bench-nullblk.sh; shift; fi
+exec scripts/vm/run-in-vm.sh --rwdir "$ROOT/build" $GUEST "$ROOT" "$ROOT/build" "${1:-5}"

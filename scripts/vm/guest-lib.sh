@@ -2,6 +2,7 @@
 # guest (scripts/vm/run-in-vm.sh) or natively on a host with an RDMA device.
 #   rxe_up                      soft-RoCE on the first NIC (or use an existing RDMA device)
 #   lio_srpt_start FILE MB ACL...   kernel LIO ib_srpt exporting FILE as LUN 0 over RDMA/CM
+#                               (LIO_BACKEND=iblock: FILE is a block device, exported with iblock)
 #   lio_srpt_stop
 #   srp_initiator_load [MODULE PARAMS]   (re)load the kernel ib_srp with module parameters
 #   srp_login ID_EXT IOC_GUID IP PORT [ADD_TARGET OPTIONS]   prints the new block device
@@ -44,19 +45,25 @@ lio_srpt_start() {
 	local file=$1 size_mb=$2; shift 2
 	LIO_PORT=${LIO_PORT:-5555}
 	mkdir -p /etc/target
-	modprobe -a target_core_mod target_core_file || { vm_fail "modprobe target_core_file"; return 1; }
+	LIO_HBA=fileio_0
+	[ "${LIO_BACKEND:-fileio}" = iblock ] && LIO_HBA=iblock_0
+	modprobe -a target_core_mod target_core_file target_core_iblock || { vm_fail "modprobe target_core_file"; return 1; }
 	modprobe ib_srpt || { vm_fail "modprobe ib_srpt"; return 1; }
-	mkdir -p $LIO_CFG/core/fileio_0/lun0 || return 1
-	echo "fd_dev_name=$file,fd_dev_size=$((size_mb << 20))" > $LIO_CFG/core/fileio_0/lun0/control || { vm_fail "fileio control"; return 1; }
-	echo lioserial0 > $LIO_CFG/core/fileio_0/lun0/wwn/vpd_unit_serial
-	echo 1 > $LIO_CFG/core/fileio_0/lun0/enable || { vm_fail "enable fileio"; return 1; }
+	mkdir -p $LIO_CFG/core/$LIO_HBA/lun0 || return 1
+	if [ $LIO_HBA = iblock_0 ]; then
+		echo "udev_path=$file" > $LIO_CFG/core/$LIO_HBA/lun0/control || { vm_fail "iblock control"; return 1; }
+	else
+		echo "fd_dev_name=$file,fd_dev_size=$((size_mb << 20))" > $LIO_CFG/core/$LIO_HBA/lun0/control || { vm_fail "fileio control"; return 1; }
+	fi
+	echo lioserial0 > $LIO_CFG/core/$LIO_HBA/lun0/wwn/vpd_unit_serial
+	echo 1 > $LIO_CFG/core/$LIO_HBA/lun0/enable || { vm_fail "enable $LIO_HBA"; return 1; }
 	mkdir -p $LIO_CFG/srpt
 	echo "$LIO_PORT" > $LIO_CFG/srpt/discovery_auth/rdma_cm_port || { vm_fail "rdma_cm_port"; return 1; }
 	# The srpt port is named after the GID's interface id in GUID form.
 	local port=${RDMA_GID0#fe80:0000:0000:0000:}
 	local tpg=$LIO_CFG/srpt/$port/$port
 	mkdir -p "$tpg/lun/lun_0" || { vm_fail "mkdir srpt $port"; return 1; }
-	ln -s $LIO_CFG/core/fileio_0/lun0 "$tpg/lun/lun_0/lun0"
+	ln -s $LIO_CFG/core/$LIO_HBA/lun0 "$tpg/lun/lun_0/lun0"
 	local acl
 	for acl in "$@"; do  # RDMA/CM logins match ACLs by GUID or by source IP
 		mkdir -p "$tpg/acls/$acl/lun_0" && ln -s "$tpg/lun/lun_0" "$tpg/acls/$acl/lun_0/lun_0" || { vm_fail "acl $acl"; return 1; }
@@ -80,8 +87,9 @@ lio_srpt_stop() {
 	done
 	rmdir $LIO_CFG/srpt/*/ 2>/dev/null
 	rmdir $LIO_CFG/srpt 2>/dev/null
-	echo 0 > $LIO_CFG/core/fileio_0/lun0/enable 2>/dev/null
-	rmdir $LIO_CFG/core/fileio_0/lun0 $LIO_CFG/core/fileio_0 2>/dev/null
+	local hba=${LIO_HBA:-fileio_0}
+	echo 0 > $LIO_CFG/core/$hba/lun0/enable 2>/dev/null
+	rmdir $LIO_CFG/core/$hba/lun0 $LIO_CFG/core/$hba 2>/dev/null
 	modprobe -r ib_srpt 2>/dev/null || true
 	echo "lio: stopped"
 }
