@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <system_error>
 
@@ -60,6 +61,15 @@ public:
     // Readable when completions are waiting (the poller sleeps on it); -1: none.
     virtual int event_fd() const noexcept { return -1; }
     virtual std::size_t in_flight() const noexcept = 0;
+    // Pre-registers long-lived transfer memory (a channel's bounce buffers)
+    // so reads and writes into it skip per-I/O page pinning; nullopt when
+    // the queue cannot (then such I/O still works, unregistered).
+    virtual std::optional<unsigned> register_buffer(std::span<std::uint8_t> memory) noexcept {
+        (void)memory;
+        return std::nullopt;
+    }
+    // No operation on the memory may be in flight.
+    virtual void unregister_buffer(unsigned slot) noexcept { (void)slot; }
 };
 
 }  // namespace srp::target

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -30,6 +31,32 @@ UringQueue::UringQueue() {
     }
     slots_.resize(kUringCqEntries);
     for (std::uint32_t i = kUringCqEntries; i-- > 0;) free_slots_.push_back(i);
+    // A sparse fixed buffer table (Linux >= 5.19) filled as channels arrive;
+    // without it every transfer simply runs unregistered.
+    if (io_uring_register_buffers_sparse(&ring_, kUringFixedBuffers) == 0) {
+        for (unsigned i = kUringFixedBuffers; i-- > 0;) free_fixed_.push_back(i);
+    }
+}
+
+std::optional<unsigned> UringQueue::register_buffer(std::span<std::uint8_t> memory) noexcept {
+    if (free_fixed_.empty() || memory.empty()) return std::nullopt;
+    const unsigned slot = free_fixed_.back();
+    iovec v{memory.data(), memory.size()};
+    __u64 tag = 0;
+    if (io_uring_register_buffers_update_tag(&ring_, slot, &v, &tag, 1) != 1) return std::nullopt;
+    free_fixed_.pop_back();
+    registered_.push_back(Fixed{slot, memory});
+    return slot;
+}
+
+void UringQueue::unregister_buffer(unsigned slot) noexcept {
+    const auto it = std::find_if(registered_.begin(), registered_.end(), [&](const Fixed& f) { return f.slot == slot; });
+    if (it == registered_.end()) return;
+    iovec v{nullptr, 0};  // an empty slot
+    __u64 tag = 0;
+    (void)io_uring_register_buffers_update_tag(&ring_, slot, &v, &tag, 1);
+    registered_.erase(it);
+    free_fixed_.push_back(slot);
 }
 
 UringQueue::~UringQueue() {
@@ -47,6 +74,13 @@ UringQueue::~UringQueue() {
     ::close(event_fd_);
 }
 
+std::optional<unsigned> UringQueue::fixed_slot(std::span<const std::uint8_t> bytes) const noexcept {
+    for (const Fixed& f : registered_)
+        if (bytes.data() >= f.memory.data() && bytes.data() + bytes.size() <= f.memory.data() + f.memory.size())
+            return f.slot;
+    return std::nullopt;
+}
+
 bool UringQueue::prepare(std::uint32_t index) noexcept {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) {
@@ -60,12 +94,21 @@ bool UringQueue::prepare(std::uint32_t index) noexcept {
     const auto offset = op.offset + s.done;
     switch (op.kind) {
         case MediumOpKind::read:
-            io_uring_prep_read(sqe, fd, op.buffer.data() + s.done, static_cast<unsigned>(op.length - s.done), offset);
+        case MediumOpKind::write: {
+            std::uint8_t* at = op.buffer.data() + s.done;
+            const auto n = static_cast<unsigned>(op.length - s.done);
+            const bool read = op.kind == MediumOpKind::read;
+            if (const auto slot = fixed_slot(op.buffer)) {
+                if (read) io_uring_prep_read_fixed(sqe, fd, at, n, offset, static_cast<int>(*slot));
+                else io_uring_prep_write_fixed(sqe, fd, at, n, offset, static_cast<int>(*slot));
+            } else if (read) {
+                io_uring_prep_read(sqe, fd, at, n, offset);
+            } else {
+                io_uring_prep_write(sqe, fd, at, n, offset);
+            }
+            if (!read && op.fua) sqe->rw_flags = RWF_DSYNC;  // SBC-3 FUA: on the medium before completion
             break;
-        case MediumOpKind::write:
-            io_uring_prep_write(sqe, fd, op.buffer.data() + s.done, static_cast<unsigned>(op.length - s.done), offset);
-            if (op.fua) sqe->rw_flags = RWF_DSYNC;  // SBC-3 FUA: on the medium before completion
-            break;
+        }
         case MediumOpKind::flush: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
         case MediumOpKind::discard:
         case MediumOpKind::write_zeroes:

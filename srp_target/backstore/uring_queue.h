@@ -5,9 +5,11 @@
 //
 // Operations map to IORING_OP_READ / IORING_OP_WRITE (RWF_DSYNC for FUA),
 // IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, IORING_OP_FALLOCATE (hole
-// punch / zero range, run by io_uring's workers). Buffers are plain
-// addresses: the channel's bounce memory is registered with the RDMA
-// device but not (yet) as io_uring fixed buffers.
+// punch / zero range, run by io_uring's workers). Memory registered with
+// register_buffer() (each channel's bounce memory, also registered with the
+// RDMA device) is an io_uring fixed buffer: reads and writes into it use
+// IORING_OP_READ_FIXED / WRITE_FIXED and skip per-I/O page pinning; other
+// memory (the engine's own small buffers) uses plain addresses.
 // Thread: every method on the owning thread only. Setup throws
 // std::system_error naming the call.
 #pragma once
@@ -25,6 +27,8 @@ namespace srp::target {
 // at most kUringCqEntries operations are in flight so the CQ cannot overflow.
 inline constexpr unsigned kUringSqEntries = 256;
 inline constexpr unsigned kUringCqEntries = 2 * kUringSqEntries;
+// Fixed buffer slots: one per channel of the poller; channels beyond it run unregistered.
+inline constexpr unsigned kUringFixedBuffers = 256;
 
 class UringQueue final : public MediumQueue {
 public:
@@ -38,6 +42,9 @@ public:
     std::size_t reap() noexcept override;
     int event_fd() const noexcept override { return event_fd_; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
+    std::optional<unsigned> register_buffer(std::span<std::uint8_t> memory) noexcept override;
+    void unregister_buffer(unsigned slot) noexcept override;
+    std::size_t fixed_buffers() const noexcept { return registered_.size(); }
 
 private:
     struct Slot {
@@ -47,6 +54,7 @@ private:
         std::uint64_t done = 0;  // bytes moved so far (short reads and writes continue)
     };
     bool prepare(std::uint32_t slot) noexcept;
+    std::optional<unsigned> fixed_slot(std::span<const std::uint8_t> bytes) const noexcept;
 
     io_uring ring_{};
     int event_fd_ = -1;
@@ -54,6 +62,12 @@ private:
     std::vector<std::uint32_t> free_slots_;
     std::size_t in_flight_ = 0;
     unsigned unsubmitted_ = 0;
+    struct Fixed {
+        unsigned slot;
+        std::span<std::uint8_t> memory;
+    };
+    std::vector<Fixed> registered_;     // the fixed buffer slots in use
+    std::vector<unsigned> free_fixed_;  // empty when the kernel has no sparse buffer table
 };
 
 }  // namespace srp::target

@@ -65,6 +65,8 @@ Channel::Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryD
 Channel::~Channel() {
     // Orders that arrive from now on are acknowledged by the control itself.
     control_->close_inbox();
+    // Destroyed drained (no medium step in flight), on the poller thread.
+    if (fixed_buffer_) medium_queue_.unregister_buffer(*fixed_buffer_);
     for (Request& r : requests_) {  // only when a poller stops with work posted
         for (auto& waiter : r.abort_waiters) waiter->done();
         r.abort_waiters.clear();

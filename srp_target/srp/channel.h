@@ -164,6 +164,10 @@ private:
     std::uint32_t outstanding_receives_ = 0;
     std::uint32_t outstanding_chains_ = 0;
     std::uint32_t outstanding_medium_ = 0;  // medium steps in flight on medium_queue_
+    // The bounce memory as the queue's fixed buffer: registered on the poller
+    // thread at the first medium step (the queue belongs to that thread).
+    std::optional<unsigned> fixed_buffer_;
+    bool fixed_buffer_tried_ = false;
     bool closing_ = false;
     // Declared last so it is destroyed first: the QP goes away before the
     // memory registered for it (house rule 2).

@@ -54,6 +54,10 @@ void Channel::drive(Request& r) {
                 return start_data_out(r);
             }
             case Phase::awaiting_medium:
+                if (!fixed_buffer_tried_) {
+                    fixed_buffer_tried_ = true;
+                    fixed_buffer_ = medium_queue_.register_buffer(bounce_memory_.bytes());
+                }
                 if (!medium_queue_.submit(r.task.medium_op(), *this, r.index))
                     return wait_for_resources(r, Resume::medium);
                 ++outstanding_medium_;

@@ -41,6 +41,11 @@ public:
     std::size_t reap() noexcept override;
     int event_fd() const noexcept override { return uring_.event_fd(); }
     std::size_t in_flight() const noexcept override { return uring_.in_flight() + injected_.size(); }
+    std::optional<unsigned> register_buffer(std::span<std::uint8_t> memory) noexcept override {
+        return uring_.register_buffer(memory);
+    }
+    void unregister_buffer(unsigned slot) noexcept override { uring_.unregister_buffer(slot); }
+    std::size_t fixed_buffers() const noexcept { return uring_.fixed_buffers(); }
     // Reaps until nothing is in flight (bounded wait on the ring's eventfd).
     void settle();
 

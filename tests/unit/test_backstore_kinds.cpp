@@ -128,3 +128,24 @@ TEST_CASE("SIGBUS guard: a copy from a truncated mapping fails instead of killin
     CHECK(r.error().value() == EIO);
     CHECK(b.refresh_size() == 4096);
 }
+
+TEST_CASE("io_uring queue: registered (fixed) buffers are read and written in place", "[backstore][uring]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    UringQueue q;
+    Collect c;
+    AlignedBuffer memory(2 * 65536);
+    const auto slot = q.register_buffer(memory.bytes());
+    REQUIRE(slot.has_value());
+    CHECK(q.fixed_buffers() == 1);
+    auto out = memory.bytes().first(65536), in = memory.bytes().subspan(65536);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(i * 7);
+    REQUIRE(q.submit(MediumOp{&b, MediumOpKind::write, 0, 65536, false, out}, c, 1));
+    wait_for(q, c, 1);
+    REQUIRE(q.submit(MediumOp{&b, MediumOpKind::read, 0, 65536, false, in}, c, 2));
+    wait_for(q, c, 2);
+    CHECK(c.done[1].second == MediumResult(65536));
+    CHECK(std::memcmp(in.data(), out.data(), 65536) == 0);
+    q.unregister_buffer(*slot);
+    CHECK(q.fixed_buffers() == 0);
+}
