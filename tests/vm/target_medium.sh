@@ -87,9 +87,15 @@ sense_of /tmp/sgraw-w.log; echo
 grep -qi "Medium Error" /tmp/sgraw-w.log && grep -qi "Write error" /tmp/sgraw-w.log ||
 	{ cat /tmp/sgraw-w.log; fail "WRITE in the error region: no MEDIUM ERROR / WRITE ERROR"; }
 ok "WRITE(16) in the error region: MEDIUM ERROR, WRITE ERROR (0C/00)"
-sg_dd if=$D1 of=/dev/null bs=512 skip=8192 count=64 > /tmp/sgdd.log 2>&1 && fail "sg_dd through the error region succeeded"
-grep -qi "Medium Error" /tmp/sgdd.log || { cat /tmp/sgdd.log; fail "sg_dd: no MEDIUM ERROR"; }
-ok "sg_dd reports: $(grep -i -m1 'medium error' /tmp/sgdd.log)"
+# sg_dd through the SCSI generic node (on the block node it only sees EIO).
+modprobe sg 2>/dev/null
+SG1=/dev/$(ls /sys/block/${D1#/dev/}/device/scsi_generic/ | head -1)
+[ -c "$SG1" ] || fail "no sg node for $D1"
+sg_dd verbose=2 if=$SG1 of=/dev/null bs=512 skip=8192 count=64 > /tmp/sgdd.log 2>&1 && fail "sg_dd through the error region succeeded"
+# sg_dd counts MEDIUM ERROR results as "unrecovered error(s)" (its other
+# failures are "Some error occurred" only); verbose=2 also decodes the sense.
+grep -qi "unrecovered error" /tmp/sgdd.log || { cat /tmp/sgdd.log; fail "sg_dd: no MEDIUM ERROR"; }
+ok "sg_dd reports: $(grep -i -m1 -E 'medium error|unrecovered read' /tmp/sgdd.log) / $(grep -i -m1 'unrecovered error' /tmp/sgdd.log)"
 kill -0 $TARGET_PID || fail "the target died"
 fio --name=after --filename=$D0 --rw=randrw --bs=4k --size=8M --iodepth=8 --ioengine=libaio --direct=1 \
 	--verify=crc32c --verify_fatal=1 > /tmp/fio-after.log 2>&1 || { tail /tmp/fio-after.log; fail "LUN 0 after errors"; }
