@@ -58,13 +58,14 @@ private:
 
 }  // namespace
 
-LoopbackServer::LoopbackServer(std::uint64_t lun_bytes, bool register_backstore, target::AcceptorLimits limits) {
-    auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir_.file("lun0"), lun_bytes, false, target::BackstoreAccess::mapped});
+LoopbackServer::LoopbackServer(std::uint64_t lun_bytes, bool register_backstore, target::AcceptorLimits limits,
+                               target::BackstoreAccess access) {
+    auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir_.file("lun0"), lun_bytes, false, access});
     target::LogicalUnitConfig config;
     config.serial = "LOOPBACK0001";
     unit_ = std::make_shared<target::LogicalUnit>(std::move(store), config);
     scsi_.add_lun(0, unit_);
-    if (register_backstore) {
+    if (register_backstore && unit_->backstore().is_memory()) {
         auto r = target_domain_->register_memory(unit_->backstore().bytes(), false);
         REQUIRE(r.has_value());
         backstores_.add(std::move(*r), unit_->backstore());

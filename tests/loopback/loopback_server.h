@@ -27,8 +27,10 @@ struct LoginFaults {
 class LoopbackServer {
 public:
     static constexpr std::uint64_t kTargetGuid = 0x1122334455667788ull;
+    // access: mapped (memory kind, the default) or automatic (an io_uring LUN).
     explicit LoopbackServer(std::uint64_t lun_bytes = 8u << 20, bool register_backstore = true,
-                            target::AcceptorLimits limits = {});
+                            target::AcceptorLimits limits = {},
+                            target::BackstoreAccess access = target::BackstoreAccess::mapped);
     ~LoopbackServer();
 
     // source: the initiator's address as the acceptor sees it.
@@ -39,6 +41,7 @@ public:
     // The initiator's port GID as its logins see it (ib_srp builds the port id from it).
     initiator::PortGid initiator_gid{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x00, 0x01};
     std::span<std::uint8_t> medium() { return unit_->backstore().bytes(); }
+    std::string lun_path() const { return dir_.file("lun0"); }
     std::size_t channels() const { return poller_->channel_count(); }
     std::size_t open_channels() const { return acceptor_->open_channels(); }
     std::size_t registrations() const { return target_domain_->registration_count(); }

@@ -176,6 +176,21 @@ TEST_CASE("cli verify uses immediate data for small writes when granted", "[loop
     CHECK(server.stats.immediate_commands == 16);
 }
 
+TEST_CASE("cli verify and bench on an io_uring LUN served by a real poller (it sleeps on the ring's eventfd)",
+          "[loopback][cli][medium]") {
+    LoopbackServer server(2u << 20, true, {}, target::BackstoreAccess::automatic);
+    for (std::string t : {"512", "4k", "64k", "1M"}) {
+        auto c = run(server, {"verify", "--transfer", t, "--channels", "2"});
+        CHECK(c.rc == 0);
+        CHECK(c.out.str().find("verified 2097152 bytes") != std::string::npos);
+    }
+    for (std::string mode : {"indirect", "external"})
+        CHECK(run(server, {"verify", "--transfer", "64k", "--descriptors", mode}).rc == 0);
+    for (std::string mode : {"randread", "randwrite", "randrw"})
+        CHECK(run(server, {"bench", "--mode", mode, "--ops", "400", "--qd", "16", "--json"}).rc == 0);
+    CHECK(server.stats.immediate_commands > 0);
+}
+
 TEST_CASE("cli verify through the target's bounce buffers", "[loopback][cli]") {
     LoopbackServer server(1u << 20, false);
     CHECK(run(server, {"verify", "--transfer", "256k"}).rc == 0);
