@@ -1,7 +1,14 @@
 // Fuzz target: the SCSI engine. Input: CDB (first 16 bytes), then data-out.
+// The low bit of the last byte picks the LUN: 0 on anonymous memory (inline
+// medium steps), 1 on a file through the asynchronous medium interface
+// (every phase answered synchronously, as a transport would).
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
+#include "srp_target/backstore/aligned_buffer.h"
 #include "srp_target/scsi/scsi_target.h"
 #include "tests/fuzz/fuzz_driver.h"
 
@@ -9,12 +16,17 @@ using namespace srp;
 
 namespace {
 struct Fixture {
+    std::string file = (std::filesystem::temp_directory_path() / ("srp-fuzz-engine-" + std::to_string(::getpid()))).string();
     target::ScsiTarget scsi;
     Fixture() {
         auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{"", 1u << 20, false});
         scsi.add_lun(0, std::make_shared<target::LogicalUnit>(std::move(store), target::LogicalUnitConfig{}));
+        std::filesystem::remove(file);
+        auto io = std::make_unique<target::Backstore>(target::BackstoreConfig{file, 1u << 20, false});
+        scsi.add_lun(1, std::make_shared<target::LogicalUnit>(std::move(io), target::LogicalUnitConfig{}));
         scsi.attach_nexus(1);
     }
+    ~Fixture() { std::filesystem::remove(file); }
 };
 }  // namespace
 
@@ -24,12 +36,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t cdb_len = std::min<std::size_t>(16, size);
     const std::span<const std::uint8_t> cdb(data, cdb_len);
     const std::span<const std::uint8_t> out(data + cdb_len, size - cdb_len);
-    auto task = f.scsi.submit(1, 0, cdb, out.size());
-    if (task.phase() == target::ScsiTask::Phase::awaiting_data_out) {
-        auto buffer = task.data_out_buffer();
-        std::memcpy(buffer.data(), out.data(), std::min(buffer.size(), out.size()));
-        f.scsi.complete_data_out(0, task);
+    const std::uint16_t lun = data[size - 1] & 1;
+    auto task = f.scsi.submit(1, lun, cdb, out.size());
+    target::AlignedBuffer buffer;
+    for (int step = 0; step < 1000 && task.phase() != target::ScsiTask::Phase::complete; ++step) {
+        switch (task.phase()) {
+            case target::ScsiTask::Phase::awaiting_buffer:
+                buffer = target::AlignedBuffer(task.buffer_bytes());
+                f.scsi.provide_buffer(lun, task, buffer.bytes());
+                break;
+            case target::ScsiTask::Phase::awaiting_data_out: {
+                auto dest = task.data_out_buffer();
+                std::memcpy(dest.data(), out.data(), std::min(dest.size(), out.size()));
+                f.scsi.complete_data_out(lun, task);
+                break;
+            }
+            case target::ScsiTask::Phase::awaiting_medium:
+                f.scsi.complete_medium(lun, task, task.medium_op().store->execute(task.medium_op()));
+                break;
+            case target::ScsiTask::Phase::blocked: __builtin_trap();  // nothing else holds a range
+            case target::ScsiTask::Phase::complete: break;
+        }
     }
+    if (task.phase() != target::ScsiTask::Phase::complete) __builtin_trap();
     volatile std::uint8_t sink = 0;
     for (auto b : task.data_in().first(std::min<std::size_t>(task.data_in().size(), 4096))) sink = sink + b;
     for (auto b : task.sense()) sink = sink + b;
