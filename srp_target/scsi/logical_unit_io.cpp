@@ -68,7 +68,7 @@ void LogicalUnit::write(ScsiTask& task, scsi::Cdb cdb) {
     const auto next = is_write_and_verify(cdb[0]) ? Continuation::write_and_verify : Continuation::write;
     const std::uint64_t bytes = std::uint64_t{range->blocks} * config_.block_size;
     if (task.expected_data_out_ < bytes)  // SAM-5 5.4.2: less than the CDB implies
-        return task.complete_check(illegal(Asc::invalid_field_in_cdb, 0));
+        return task.complete_check(data_out_length_mismatch());
     task.continuation_ = next;
     if (inline_medium()) {
         // Zero copy: the transport fills the mapping directly, so the range

@@ -134,7 +134,7 @@ TEST_CASE("mark_written keeps the data and makes it reach the file on flush", "[
 
 TEST_CASE("provisioning_status follows the file's holes and data", "[backstore]") {
     TempDir dir;
-    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
     auto all = b.provisioning_status(0);
     CHECK(!all.mapped);
     CHECK(all.length_bytes == (1u << 20));
@@ -163,7 +163,7 @@ TEST_CASE("provisioning_status of anonymous memory is one mapped-or-unknown exte
 
 TEST_CASE("prefetch of a file range is a hint that tolerates any range", "[backstore]") {
     TempDir dir;
-    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false});
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
     b.prefetch(0, 1 << 20);
     b.prefetch(4095, ~std::uint64_t{0});  // clamped to the end
     b.prefetch(2 << 20, 4096);            // past the end: ignored

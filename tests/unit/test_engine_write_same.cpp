@@ -25,9 +25,9 @@ std::vector<std::uint8_t> write16(std::uint64_t lba, std::uint32_t blocks) {
     auto c = srp::scsi::make_rw16(0x8a, lba, blocks);
     return {c.begin(), c.end()};
 }
-std::vector<std::uint8_t> snapshot(const Engine& e) { return {e.medium().begin(), e.medium().end()}; }
+std::vector<std::uint8_t> snapshot(const Engine& e) { return e.file_bytes(0, e.unit->backstore().size_bytes()); }
 bool block_is(const Engine& e, std::uint64_t lba, const std::vector<std::uint8_t>& block) {
-    return std::memcmp(e.medium().data() + lba * block.size(), block.data(), block.size()) == 0;
+    return e.file_bytes(lba * block.size(), block.size()) == block;
 }
 // GET LBA STATUS of one LBA: its PROVISIONING STATUS (0 mapped, 1 deallocated).
 int provisioning(Engine& e, std::uint64_t lba) {
@@ -96,7 +96,7 @@ TEST_CASE("thin LUN: WRITE SAME (10) and (16) with UNMAP and a zero block deallo
     CHECK(provisioning(e, 8) == 1);
     CHECK(provisioning(e, 32) == 1);
     CHECK(provisioning(e, 16) == 0);
-    CHECK(std::all_of(e.medium().begin() + 8 * 512, e.medium().begin() + 16 * 512, [](auto b) { return b == 0; }));
+    CHECK(e.file_bytes(8 * 512, 8 * 512) == std::vector<std::uint8_t>(8 * 512, 0));
 }
 
 TEST_CASE("thin LUN: WRITE SAME (16) with UNMAP and NDOB deallocates", "[engine][writesame]") {
