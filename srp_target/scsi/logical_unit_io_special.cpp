@@ -130,18 +130,27 @@ void LogicalUnit::finish_unmap(ScsiTask& task) {
                                                     FieldPointer{false, static_cast<std::uint16_t>(8 + 16 * i), {}},
                                                     {}});
     }
-    task.blocks_ = static_cast<std::uint32_t>(count);  // descriptors; cursor_ is the next one
-    task.cursor_ = 0;
+    task.items_ = static_cast<std::uint32_t>(count);
+    task.cursor_ = 0;  // the next descriptor
     unmap_next(task);
 }
 
 void LogicalUnit::unmap_next(ScsiTask& task) {
-    // One deallocation per descriptor, in order.
-    while (task.cursor_ < task.blocks_) {
-        const std::size_t i = task.cursor_++;
+    // One deallocation per descriptor, in order, each holding its range
+    // (shared) so it is ordered against a COMPARE AND WRITE of those blocks.
+    task.range_lock_.release();
+    while (task.cursor_ < task.items_) {
+        const std::size_t i = task.cursor_;
         const std::uint64_t lba = wire::load_be<std::uint64_t>(task.scratch_, 8 + 16 * i);
         const std::uint32_t blocks = wire::load_be<std::uint32_t>(task.scratch_, 8 + 16 * i + 8);
-        if (blocks == 0) continue;
+        if (blocks == 0) {
+            ++task.cursor_;
+            continue;
+        }
+        task.lba_ = lba;
+        task.blocks_ = blocks;
+        if (!lock_or_block(task, false)) return;  // resume() comes back here
+        ++task.cursor_;
         return issue(task, MediumOpKind::discard, lba * config_.block_size, std::uint64_t{blocks} * config_.block_size);
     }
     task.complete_good();

@@ -67,6 +67,7 @@ void LogicalUnit::resume(ScsiTask& task) {
             return finish_write(task);
         case Continuation::compare_and_write: return finish_compare_and_write(task);
         case Continuation::write_same: return finish_write_same(task);
+        case Continuation::unmap: return unmap_next(task);
         default: return task.complete_check(SenseBuilder{SenseKey::hardware_error, Asc::internal_target_failure, {}, {}});
     }
 }

@@ -4,7 +4,7 @@
 // the range now or says no; the caller's task then waits in the blocked
 // phase and the transport retries it on a later pass.
 //
-// Shared holders (WRITE, WRITE SAME) do not exclude each other: SCSI does
+// Shared holders (WRITE, WRITE SAME, UNMAP) do not exclude each other: SCSI does
 // not order overlapping writes. An exclusive holder (COMPARE AND WRITE)
 // excludes every overlapping holder. No fairness: a stream of overlapping
 // writes can delay a COMPARE AND WRITE (it is retried every poll pass).

@@ -91,6 +91,7 @@ private:
     std::uint32_t blocks_ = 0;
     bool fua_ = false;
     std::uint64_t cursor_ = 0;  // progress of a multi-step command (bytes, descriptors)
+    std::uint32_t items_ = 0;   // UNMAP: block descriptors in the parameter list
     MediumOp medium_op_;
     RangeLock range_lock_;
     std::vector<std::uint8_t> scratch_;  // non-zero-copy data (INQUIRY data, parameter lists, ...)

@@ -214,3 +214,29 @@ TEST_CASE("a task destroyed while holding a range releases it", "[async][range-l
     }
     CHECK(e.unit->range_locks_held() == 0);
 }
+
+TEST_CASE("UNMAP waits for a COMPARE AND WRITE holding one of its ranges", "[async][range-lock]") {
+    Engine e(512, 2048, false, Medium::io);
+    auto caw = e.target.submit(Engine::kNexus, 0, hex("89 00 00 00 00 00 00 00 00 20 00 00 00 01 00 00"), 1024);
+    REQUIRE(caw.phase() == Phase::awaiting_data_out);
+    e.target.complete_data_out(0, caw);
+    REQUIRE(caw.phase() == Phase::awaiting_medium);  // holds LBA 32
+    auto list = hex("00 26 00 20 00 00 00 00 | 00 00 00 00 00 00 00 00 00 00 00 08 00 00 00 00 | "
+                    "00 00 00 00 00 00 00 20 00 00 00 10 00 00 00 00");
+    auto unmap = e.target.submit(Engine::kOtherNexus, 0, hex("42 00 00 00 00 00 00 00 28 00"), list.size());
+    REQUIRE(unmap.phase() == Phase::awaiting_data_out);
+    std::memcpy(unmap.data_out_buffer().data(), list.data(), list.size());
+    e.target.complete_data_out(0, unmap);
+    REQUIRE(unmap.phase() == Phase::awaiting_medium);  // the first descriptor (LBA 0..7) is free
+    e.target.complete_medium(0, unmap, unmap.medium_op().store->execute(unmap.medium_op()));
+    CHECK(unmap.phase() == Phase::blocked);  // the second (LBA 32..47) overlaps the COMPARE AND WRITE
+    while (caw.phase() == Phase::awaiting_medium)
+        e.target.complete_medium(0, caw, caw.medium_op().store->execute(caw.medium_op()));
+    e.target.resume(0, unmap);
+    REQUIRE(unmap.phase() == Phase::awaiting_medium);
+    CHECK(unmap.medium_op().offset == 32 * 512);
+    e.target.complete_medium(0, unmap, unmap.medium_op().store->execute(unmap.medium_op()));
+    CHECK(unmap.phase() == Phase::complete);
+    CHECK(unmap.status() == Status::good);
+    CHECK(e.unit->range_locks_held() == 0);
+}
