@@ -3,13 +3,17 @@
 #include <setjmp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 
 namespace srp::target {
 namespace {
 
-thread_local sigjmp_buf* t_guard = nullptr;
+// volatile plus signal fences: the copy between setting and clearing the
+// guard does not read it, so without them an optimiser may drop the first
+// store (clang -O3 did, and the SIGBUS then killed the process).
+thread_local sigjmp_buf* volatile t_guard = nullptr;
 struct sigaction g_previous{};
 
 void on_sigbus(int signal, siginfo_t* info, void* context) {
@@ -43,7 +47,9 @@ bool guarded_copy(void* destination, const void* source, std::size_t n) noexcept
     sigjmp_buf guard;
     if (sigsetjmp(guard, 1) != 0) return false;  // the handler jumped back: the copy faulted
     t_guard = &guard;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     std::memcpy(destination, source, n);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     t_guard = nullptr;
     return true;
 }
@@ -53,7 +59,9 @@ bool guarded_fill(void* destination, int value, std::size_t n) noexcept {
     sigjmp_buf guard;
     if (sigsetjmp(guard, 1) != 0) return false;
     t_guard = &guard;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     std::memset(destination, value, n);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
     t_guard = nullptr;
     return true;
 }

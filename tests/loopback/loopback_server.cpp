@@ -30,7 +30,7 @@ public:
         initiator_connection = std::move(initiator_end);
         if (faults_.refuse_receives) target_end->refuse_receives(true);
         if (faults_.fail_registration_after) target_domain_->fail_registrations_after(faults_.fail_registration_after);
-        return target_end;
+        return std::move(target_end);  // a structured binding is not implicitly moved (clang)
     }
     int accept(fabric::Connection&, std::span<const std::uint8_t> login_response) override {
         target_domain_->fail_registrations_after(std::nullopt);
