@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include <spdlog/spdlog.h>
+
 #include "srp_target/backstore/backstore.h"
 
 namespace srp::target {
@@ -160,7 +162,14 @@ std::size_t UringQueue::reap() noexcept {
         free_slots_.push_back(index);
         --in_flight_;
         ++delivered;
-        sink->on_medium_complete(tag, std::move(result));
+        try {
+            sink->on_medium_complete(tag, std::move(result));
+        } catch (const std::exception& e) {
+            // Out of memory deep in a completion: lose this command, not the
+            // process (this function is noexcept; the poller closes channels
+            // whose own poll throws).
+            spdlog::error("medium completion failed: {}", e.what());
+        }
     }
     if (delivered > 0) flush_submissions();  // steps the sinks started while we delivered
     return delivered;

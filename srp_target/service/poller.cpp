@@ -58,7 +58,16 @@ void Poller::run() {
             inbox_.clear();
         }
         std::size_t work = medium_queue_.reap();  // storage completions continue their commands
-        for (auto& channel : channels_st_) work += channel->poll();
+        for (auto& channel : channels_st_) {
+            try {
+                work += channel->poll();
+            } catch (const std::exception& e) {
+                // A setup-style failure (bad_alloc, a system_error) inside one
+                // channel's data path: close that channel, keep serving others.
+                spdlog::error("[{}] internal error, closing the channel: {}", channel->name(), e.what());
+                channel->control()->request_disconnect("internal error");
+            }
+        }
         medium_queue_.flush_submissions();  // this pass's medium steps: one io_uring_enter
         // Destroy channels whose every work request has completed.
         for (auto it = channels_st_.begin(); it != channels_st_.end();) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/wire/iu_encode.h"
+#include "srp_target/backstore/sigbus_guard.h"
 
 namespace srp::target {
 
@@ -236,7 +237,13 @@ void Channel::on_chain_done(Request& r, const Completion& c) {
         case RequestState::reading_data: {
             auto buffer = r.task.data_out_buffer();
             if (r.bounce_count != 0 && !in_bounce(buffer)) {  // copy the bounce chunks into the engine's buffer
-                std::memcpy(buffer.data(), bounce_bytes(r).data(), buffer.size());
+                // The buffer may be an unregistered memory mapping (tmpfs
+                // full, file truncated): a fault fails this command only.
+                if (!guarded_copy(buffer.data(), bounce_bytes(r).data(), buffer.size())) {
+                    free_bounce(r);
+                    r.task.complete_check(scsi::SenseBuilder{scsi::SenseKey::medium_error, scsi::Asc::write_error, {}, {}});
+                    return drive(r);
+                }
                 free_bounce(r);
             } else if (r.bounce_count == 0) {
                 backstores_.mark_written(buffer);  // the HCA wrote behind the page tables

@@ -78,6 +78,8 @@ private:
     struct Request {
         RequestState state = RequestState::free;
         Resume resume = Resume::respond;  // what a waiting request does next
+        bool in_deferred = false;         // queued in deferred_ (membership is explicit:
+                                          // a request leaving blocked_ is waiting but not queued)
         std::uint32_t index = 0;
         wire::Tag tag{};
         bool is_tmf = false;

@@ -229,21 +229,25 @@ void Channel::respond(Request& r) {
 void Channel::wait_for_resources(Request& r, Resume what) {
     // Nothing of this request is posted: it waits in arrival order for
     // send-queue room or bounce memory (run_deferred).
-    if (r.state != RequestState::waiting) deferred_.push_back(r.index);
+    if (!r.in_deferred) {
+        deferred_.push_back(r.index);
+        r.in_deferred = true;
+    }
     r.resume = what;
     advance(r, RequestState::waiting);
 }
 
 void Channel::run_deferred() {
-    // Retry waiting requests in order; stop at the first that still cannot
-    // proceed, so later ones do not overtake it.
-    while (!deferred_.empty()) {
+    // Retry every waiting request once per pass, in arrival order; those
+    // still short keep their order. No early stop: a request waiting for
+    // bounce memory must not hold back requests that already hold theirs
+    // and only wait for send-queue or io_uring room (they free the memory).
+    std::size_t budget = deferred_.size();
+    while (budget-- > 0 && !deferred_.empty()) {
         Request& r = requests_[deferred_.front()];
-        if (r.state != RequestState::waiting) {  // aborted while waiting
-            deferred_.pop_front();
-            continue;
-        }
         deferred_.pop_front();
+        r.in_deferred = false;
+        if (r.state != RequestState::waiting) continue;  // aborted while waiting
         switch (r.resume) {
             case Resume::fetch_table: after_table_fetch_start(r); break;
             case Resume::read_data: start_data_out(r); break;
@@ -253,9 +257,11 @@ void Channel::run_deferred() {
             case Resume::medium: drive(r); break;
             case Resume::range_lock: break;  // kept in blocked_, never in deferred_
         }
-        if (r.state == RequestState::waiting) {  // still short: it keeps its place at the front
-            deferred_.push_front(r.index);
-            return;
+        // Still short: back in the queue (behind the ones not yet retried
+        // this pass, ahead of nothing that arrived earlier than it).
+        if (r.state == RequestState::waiting && r.resume != Resume::range_lock && !r.in_deferred) {
+            deferred_.push_back(r.index);
+            r.in_deferred = true;
         }
     }
 }

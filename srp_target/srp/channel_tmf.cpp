@@ -99,6 +99,7 @@ void Channel::apply_abort(const AbortOrder& order) {
             aborted_any = true;
             if (victim.state == RequestState::waiting) {  // nothing posted: it ends now
                 std::erase(deferred_, victim.index);
+                victim.in_deferred = false;
                 std::erase(blocked_, victim.index);
                 ++pending_credits_;  // the aborted command's credit rides on a later response
                 release(victim);
