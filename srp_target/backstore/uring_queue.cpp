@@ -138,7 +138,10 @@ bool UringQueue::submit(const MediumOp& op, MediumSink& sink, std::uint64_t tag)
 
 void UringQueue::flush_submissions() noexcept {
     if (unsubmitted_ == 0) return;
-    if (io_uring_submit(&ring_) >= 0) unsubmitted_ = 0;
+    // The kernel may stop at an entry it cannot set up: keep the rest counted
+    // so the next flush submits them.
+    const int submitted = io_uring_submit(&ring_);
+    if (submitted > 0) unsubmitted_ -= std::min<std::uint32_t>(unsubmitted_, static_cast<std::uint32_t>(submitted));
 }
 
 std::size_t UringQueue::reap() noexcept {

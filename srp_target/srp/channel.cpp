@@ -163,6 +163,9 @@ Channel::Request* Channel::allocate_request() {
 }
 
 void Channel::release(Request& r) {
+    // Task management waiting for this request's RDMA: it has drained.
+    for (auto& waiter : r.abort_waiters) waiter->done();
+    r.abort_waiters.clear();
     free_bounce(r);
     r.plan.clear();
     r.task = ScsiTask{};  // drops the engine's buffers and any LBA range lock it held

@@ -93,7 +93,14 @@ void Channel::apply_abort(const AbortOrder& order) {
         for (Request& victim : requests_) {
             if (victim.is_tmf || victim.state == RequestState::free) continue;
             if (victim.lun != scope.lun || (one_task && victim.tag != scope.task_tag)) continue;
-            if (victim.state == RequestState::responding) continue;  // already answered
+            if (victim.state == RequestState::responding) {
+                // Already answered, but its RDMA WRITE of DATA-IN may still be
+                // in flight: the TMF's answer (possibly on another channel,
+                // with no ordering against this QP) waits for it too.
+                order.tracker->add();
+                victim.abort_waiters.push_back(order.tracker);
+                continue;
+            }
             spdlog::info("[{}] aborting request {} in state {} (task management 0x{:02x})", params_.name, victim.index,
                          to_string(victim.state), scope.function);
             aborted_any = true;
@@ -124,9 +131,7 @@ void Channel::finish_abort(Request& r) {
     // The aborted command's RDMA has drained; it never gets a response, so
     // its credit rides on a later one.
     ++pending_credits_;
-    for (auto& waiter : r.abort_waiters) waiter->done();
-    r.abort_waiters.clear();
-    release(r);
+    release(r);  // acknowledges every TMF waiting for it
 }
 
 void Channel::poll_task_management() {

@@ -48,6 +48,26 @@ TEST_CASE("LOGICAL UNIT RESET on one channel aborts a stalled command on another
     CHECK(next->credits() == 2);
 }
 
+TEST_CASE("a LUN RESET waits for an answered READ whose RDMA WRITE is still in flight on another channel",
+          "[loopback][tmf][multichannel]") {
+    LoopbackTarget t;
+    auto& a = t.link();
+    auto& b = t.add_link();
+    b.next_tag = 100;
+    b.target_side->hold_completions(true);  // the READ's RDMA WRITE + SRP_RSP chain completes late
+    auto read = scsi::make_rw16(0x88, 0, 1);
+    b.command(std::vector<std::uint8_t>(read.begin(), read.end()), false, 0, 512);
+    b.pump();
+    a.tmf(0x08, 0);
+    pump_all(t, 2);
+    CHECK(a.responses().empty());  // no ordering between the two QPs: wait for b's chain
+    b.target_side->hold_completions(false);
+    pump_all(t, 2);
+    auto answered = a.responses();
+    REQUIRE(answered.size() == 1);
+    CHECK(tmf_code(answered[0]) == 0x00);
+}
+
 TEST_CASE("ABORT TASK finds its task on another channel of the nexus", "[loopback][tmf][multichannel]") {
     LoopbackTarget t;
     auto& a = t.link();
