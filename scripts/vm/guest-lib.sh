@@ -110,7 +110,16 @@ srp_login() {
 	pfx=$(echo "${RDMA_GID0//:}" | cut -c1-16)
 	local login="id_ext=$id_ext,ioc_guid=$ioc_guid,initiator_ext=$pfx,dest=$ip:$port${extra:+,$extra}"
 	echo "srp: echo $login > /sys/class/infiniband_srp/srp-$RDMA_DEV-1/add_target" >&2
-	echo "$login" > "/sys/class/infiniband_srp/srp-$RDMA_DEV-1/add_target" || { vm_fail "add_target refused: $login"; return 1; }
+	# After a logout ib_srp frees the old target port asynchronously, a moment
+	# after its srp_remote_ports entry is gone; until then a login to the same
+	# port fails with EEXIST ("Already connected"). Retry for up to 5 s.
+	local try
+	for try in $(seq 25); do
+		echo "$login" 2>/dev/null > "/sys/class/infiniband_srp/srp-$RDMA_DEV-1/add_target" && break
+		dmesg | tail -3 | grep -q "Already connected to target port" || { vm_fail "add_target refused: $login"; return 1; }
+		[ "$try" -eq 25 ] && { vm_fail "add_target refused (still connected after 5 s): $login"; return 1; }
+		sleep 0.2
+	done
 	local i h b
 	for i in $(seq 150); do
 		for h in /sys/class/scsi_host/*; do
