@@ -134,12 +134,19 @@ srp_login() {
 }
 
 srp_logout() {
-	local p
+	local p hosts
+	# ib_srp removes a target port asynchronously: its srp_remote_ports entry
+	# goes first, its SCSI host (and its place in the "already connected"
+	# check) last. Wait for the SCSI hosts, so the next login is not refused.
+	hosts=$(grep -l '^ib_srp$' /sys/class/scsi_host/*/proc_name 2>/dev/null | xargs -r -n1 dirname)
 	for p in /sys/class/srp_remote_ports/*; do
 		[ -e "$p/delete" ] && echo 1 > "$p/delete"
 	done
-	for p in $(seq 50); do
-		ls /sys/class/srp_remote_ports/ 2>/dev/null | grep -q . || break
+	for p in $(seq 150); do
+		ls /sys/class/srp_remote_ports/ 2>/dev/null | grep -q . && { sleep 0.1; continue; }
+		local h left=0
+		for h in $hosts; do [ -e "$h" ] && left=1; done
+		[ $left -eq 0 ] && break
 		sleep 0.1
 	done
 	echo "srp: logged out"
