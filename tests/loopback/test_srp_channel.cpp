@@ -83,11 +83,11 @@ TEST_CASE("indirect descriptors in the IU scatter a WRITE", "[loopback]") {
     CHECK(std::equal(m.begin() + 1536, m.end(), l.memory.begin() + 6144));
 }
 
-TEST_CASE("an indirect table outside the IU is fetched with an RDMA READ", "[loopback]") {
-    LoopbackTarget t;
-    auto& l = t.link();
-    fill(t.medium().subspan(0, 4096), 11);
-    // The full table (4 descriptors) lives in initiator memory at offset 1 MiB; the IU carries one.
+namespace {
+// READ (16) of 8 blocks whose indirect table of 4 x 1 KiB descriptors lies in
+// initiator memory at 1 MiB; the IU carries only the first descriptor. The
+// table describes DATA-IN, or (data_out) the wrong direction, DATA-OUT.
+std::vector<std::uint8_t> read16_with_partial_table(LoopbackTarget::Link& l, std::uint64_t tag, bool data_out) {
     wire::DirectDescriptor table[4];
     for (int i = 0; i < 4; ++i) table[i] = l.descriptor(std::size_t(i) * 8192, 1024);
     std::memcpy(l.memory.data() + (1 << 20), table, sizeof table);
@@ -97,13 +97,24 @@ TEST_CASE("an indirect table outside the IU is fetched with an RDMA READ", "[loo
     std::vector<std::uint8_t> desc(128);
     desc.resize(*wire::encode_indirect(desc, ih, std::span(table, 1)));
     auto h = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
-    h.tag = tag_of(5);
-    h.buf_fmt = 0x02;
-    h.data_in_desc_cnt = 1;
+    h.tag = tag_of(tag);
+    h.buf_fmt = data_out ? 0x20 : 0x02;  // indirect DATA-OUT, or indirect DATA-IN
+    if (data_out) h.data_out_desc_cnt = 1;
+    else h.data_in_desc_cnt = 1;
     const auto cdb = rw16(0x88, 0, 8);
     std::copy(cdb.begin(), cdb.end(), h.cdb.begin());
     std::vector<std::uint8_t> iu(256);
     iu.resize(*wire::encode_cmd(iu, h, {}, desc));
+    return iu;
+}
+}  // namespace
+
+TEST_CASE("an indirect table outside the IU is fetched with an RDMA READ", "[loopback]") {
+    LoopbackTarget t;
+    auto& l = t.link();
+    fill(t.medium().subspan(0, 4096), 11);
+    // The full table (4 descriptors) lives in initiator memory at offset 1 MiB; the IU carries one.
+    const auto iu = read16_with_partial_table(l, 5, false);
     l.send(iu);
     REQUIRE(l.response()->status() == 0);
     for (int i = 0; i < 4; ++i)
@@ -116,22 +127,7 @@ TEST_CASE("a READ carrying a partial DATA-OUT table is answered with residuals a
     auto& l = t.link();
     // The table of the wrong direction is never fetched: fetching it would
     // leave nothing to post for the DATA-IN and the request would hang.
-    wire::DirectDescriptor table[4];
-    for (int i = 0; i < 4; ++i) table[i] = l.descriptor(std::size_t(i) * 8192, 1024);
-    std::memcpy(l.memory.data() + (1 << 20), table, sizeof table);
-    wire::IndirectHeader ih{};
-    ih.table_desc = l.descriptor(1 << 20, sizeof table);
-    ih.len = 4096;
-    std::vector<std::uint8_t> desc(128);
-    desc.resize(*wire::encode_indirect(desc, ih, std::span(table, 1)));
-    auto h = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
-    h.tag = tag_of(6);
-    h.buf_fmt = 0x20;  // DATA-OUT: indirect; DATA-IN: none
-    h.data_out_desc_cnt = 1;
-    const auto cdb = rw16(0x88, 0, 8);
-    std::copy(cdb.begin(), cdb.end(), h.cdb.begin());
-    std::vector<std::uint8_t> iu(256);
-    iu.resize(*wire::encode_cmd(iu, h, {}, desc));
+    const auto iu = read16_with_partial_table(l, 6, true);
     l.send(iu);
     auto r = l.response();
     REQUIRE(r);
