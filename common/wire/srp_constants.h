@@ -82,6 +82,13 @@ enum class LoginRejectReason : std::uint32_t {
 
 std::string_view login_reject_reason_name(std::uint32_t reason) noexcept;
 
+// SRP_T_LOGOUT.reason (SRP r16a 6.6, the target logout reason codes).
+enum class TargetLogoutReason : std::uint32_t {
+    no_reason = 0x00000000,            // e.g. the target is shutting down
+    inactive_channel = 0x00000001,     // reclaiming the resources of an idle channel
+    multichannel_action = 0x00000004,  // removed by a SINGLE login of the same initiator port
+};
+
 // task_attr of SRP_CMD.
 enum class TaskAttribute : std::uint8_t { simple = 0, head_of_queue = 1, ordered = 2, aca = 4 };
 

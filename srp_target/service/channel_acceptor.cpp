@@ -14,6 +14,10 @@ ChannelAcceptor::ChannelAcceptor(ScsiTarget& target, SessionRegistry& registry, 
 
 bool ChannelAcceptor::admit(const std::string& source, std::string& why) {
     std::lock_guard lock(mutex_);
+    if (shutting_down_) {
+        why = "the target is shutting down";
+        return false;
+    }
     if (open_ >= limits_.max_channels) {
         why = "the target's channel limit (--max-channels " + std::to_string(limits_.max_channels) + ") is reached";
         return false;
@@ -162,6 +166,13 @@ void ChannelAcceptor::disconnect_all(const char* reason) {
     std::lock_guard lock(mutex_);
     for (auto& [token, open] : tokens_)
         if (auto control = open.control.lock()) control->request_disconnect(reason);
+}
+
+void ChannelAcceptor::logout_all(wire::TargetLogoutReason reason) {
+    std::lock_guard lock(mutex_);
+    shutting_down_ = true;
+    for (auto& [token, open] : tokens_)
+        if (auto control = open.control.lock()) control->request_logout(static_cast<std::uint32_t>(reason));
 }
 
 std::size_t ChannelAcceptor::open_channels() const {

@@ -51,6 +51,9 @@ public:
     // From the poller, after the channel drained and before it is destroyed.
     void on_channel_closed(Channel& channel);
     void disconnect_all(const char* reason);
+    // Shutdown: refuses new logins from now on and asks every channel to
+    // log out gracefully (SRP_T_LOGOUT after its commands in flight).
+    void logout_all(wire::TargetLogoutReason reason);
     std::size_t open_channels() const;
 
 private:
@@ -73,6 +76,7 @@ private:
     std::map<std::string, std::uint32_t> per_source_;
     std::unordered_map<std::uint64_t, Open> tokens_;
     std::uint64_t next_token_ = 1;
+    bool shutting_down_ = false;
 };
 
 }  // namespace srp::target

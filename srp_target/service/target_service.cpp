@@ -20,6 +20,8 @@ namespace srp::target {
 
 namespace {
 
+constexpr std::chrono::seconds kLogoutDrainTime{10};
+
 // The daemon's logins: an RDMA/CM connect request.
 class VerbsIncomingLogin : public IncomingLogin {
 public:
@@ -207,18 +209,28 @@ int TargetService::run() {
 
 void TargetService::shutdown() {
     if (pollers_.empty()) return;
-    acceptor_->disconnect_all("target shutting down");
-    // Let the pollers drain every channel (flushed completions) before freeing anything.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     auto busy = [&] {
         for (auto& p : pollers_)
             if (p->channel_count() != 0) return true;
         return false;
     };
-    while (busy() && std::chrono::steady_clock::now() < deadline) {
-        if (listener_) listener_->process_events();
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    auto wait_until_idle = [&](std::chrono::seconds limit) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (busy() && std::chrono::steady_clock::now() < deadline) {
+            if (listener_) listener_->process_events();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    };
+    // SRP r16a 6.6: tell every initiator with SRP_T_LOGOUT, after the
+    // commands it has in flight finished (new ones end with BUSY, and an
+    // initiator retries them after reconnecting). Bounded: a channel whose
+    // medium I/O hangs is disconnected when the time is up.
+    acceptor_->logout_all(wire::TargetLogoutReason::no_reason);
+    wait_until_idle(kLogoutDrainTime);
+    if (busy()) spdlog::warn("channels still busy {} s after SRP_T_LOGOUT: disconnecting them", kLogoutDrainTime.count());
+    acceptor_->disconnect_all("target shutting down");
+    // Let the pollers drain every channel (flushed completions) before freeing anything.
+    wait_until_idle(std::chrono::seconds(5));
     // Stop every poller before destroying any: a channel torn down on one
     // poller may still wake another (task management trackers).
     for (auto& p : pollers_) p->stop();

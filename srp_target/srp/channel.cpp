@@ -115,6 +115,11 @@ std::span<std::uint8_t> Channel::table_buffer(const Request& r) const {
 
 std::size_t Channel::poll() {
     if (control_->disconnect_requested() && !closing_) begin_close(control_->disconnect_reason());
+    if (control_->logout_requested() && !logging_out_ && !closing_) {
+        logging_out_ = true;
+        spdlog::info("[{}] logging out (SRP_T_LOGOUT reason 0x{:08x}): {} request(s) in flight", params_.name,
+                     control_->logout_reason(), requests_.size() - free_requests_.size());
+    }
     poll_task_management();
     Completion completions[kPollBatch];
     const std::size_t n = connection_->poll(completions);
@@ -133,10 +138,33 @@ std::size_t Channel::poll() {
         run_deferred();
     }
     poll_task_management();  // TMFs whose last victim drained in this pass
+    if (logging_out_ && !closing_) continue_logout();
     connection_->end_batch();
     // A command waiting for a range lock keeps the poller awake: the lock is
     // retried every pass, never slept on.
     return n + (blocked_.empty() || closing_ ? 0 : 1);
+}
+
+void Channel::continue_logout() {
+    if (logout_request_ || !receives_waiting_for_context_.empty() || free_requests_.empty()) return;
+    // Only responses may still be posted: the send queue delivers them
+    // before the SRP_T_LOGOUT posted behind them.
+    for (const Request& r : requests_)
+        if (r.state != RequestState::free && r.state != RequestState::responding) return;
+    Request& r = *allocate_request();
+    auto logout = wire::make_iu<wire::TLogout>(Opcode::t_logout);
+    logout.reason = control_->logout_reason();
+    const auto rsp = response_buffer(r);
+    std::memcpy(rsp.address, wire::iu_bytes(logout).data(), sizeof logout);
+    if (auto posted = connection_->post_send(r.index, fabric::LocalSegment{rsp.address, sizeof logout, rsp.lkey});
+        !posted) {
+        release(r);
+        if (posted.error() == PostError::queue_full) return;  // the next pass tries again
+        return begin_close("cannot post SRP_T_LOGOUT");
+    }
+    ++outstanding_chains_;
+    logout_request_ = r.index;
+    advance(r, RequestState::responding);
 }
 
 void Channel::begin_close(const char* reason) {
@@ -256,7 +284,10 @@ void Channel::on_chain_done(Request& r, const Completion& c) {
             target_.complete_data_out(r.lun, r.task);
             return drive(r);
         }
-        case RequestState::responding: return release(r);
+        case RequestState::responding:
+            release(r);
+            if (logout_request_ == r.index) begin_close("target logout sent");
+            return;
         default: return;
     }
 }

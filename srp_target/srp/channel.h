@@ -136,6 +136,9 @@ private:
     void finish_abort(Request& r);
     void poll_task_management();
     void begin_close(const char* reason);
+    // Graceful target logout (ChannelControl::request_logout): once nothing
+    // but posted responses is left, sends SRP_T_LOGOUT; its completion closes.
+    void continue_logout();
     fabric::LocalSegment response_buffer(const Request& r) const;
     std::span<std::uint8_t> table_buffer(const Request& r) const;
 
@@ -171,6 +174,8 @@ private:
     std::optional<unsigned> fixed_buffer_;
     bool fixed_buffer_tried_ = false;
     bool closing_ = false;
+    bool logging_out_ = false;                    // new commands end with BUSY
+    std::optional<std::uint32_t> logout_request_;  // the context whose send carries SRP_T_LOGOUT
     // Declared last so it is destroyed first: the QP goes away before the
     // memory registered for it (house rule 2).
     std::unique_ptr<fabric::Connection> connection_;

@@ -34,6 +34,10 @@ void Channel::handle_cmd(Request& r, std::span<const std::uint8_t> iu) {
         return reject_command(r, kInvalidFieldInIu);
     }
     r.lun = scsi::decode_lun(cmd->header.lun);
+    if (logging_out_) {  // SAM-5 5.3.1: BUSY, the initiator retries it after the logout
+        r.task.complete_status(scsi::Status::busy);
+        return respond(r);
+    }
     const auto& out = cmd->data_out;
     const auto& in = cmd->data_in;
     r.data_out_described = out.total_length;

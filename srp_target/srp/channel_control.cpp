@@ -15,6 +15,11 @@ void ChannelControl::request_disconnect(const char* reason) noexcept {
     if (!disconnect_requested_.exchange(true, std::memory_order_acq_rel)) wake();
 }
 
+void ChannelControl::request_logout(std::uint32_t reason_code) noexcept {
+    logout_reason_.store(reason_code, std::memory_order_release);
+    if (!logout_requested_.exchange(true, std::memory_order_acq_rel)) wake();
+}
+
 void ChannelControl::post_abort(AbortOrder order) {
     bool queued = false;
     {

@@ -54,6 +54,12 @@ public:
     ~ChannelControl();
     void request_disconnect(const char* reason) noexcept;
     bool disconnect_requested() const noexcept { return disconnect_requested_.load(std::memory_order_acquire); }
+    // A graceful target logout (SRP r16a 6.6): the channel stops starting new
+    // commands (they end with BUSY), lets the ones in flight finish, sends
+    // SRP_T_LOGOUT with this reason code, and then disconnects.
+    void request_logout(std::uint32_t reason_code) noexcept;
+    bool logout_requested() const noexcept { return logout_requested_.load(std::memory_order_acquire); }
+    std::uint32_t logout_reason() const noexcept { return logout_reason_.load(std::memory_order_acquire); }
     const char* disconnect_reason() const noexcept { return reason_.load(std::memory_order_acquire); }
     void wake() const noexcept {
         if (wake_poller_) wake_poller_();
@@ -71,6 +77,8 @@ private:
     std::function<void()> wake_poller_;
     std::atomic<bool> disconnect_requested_{false};
     std::atomic<const char*> reason_{""};
+    std::atomic<bool> logout_requested_{false};
+    std::atomic<std::uint32_t> logout_reason_{0};
     std::mutex inbox_mutex_;
     bool inbox_closed_ = false;
     std::vector<AbortOrder> inbox_;

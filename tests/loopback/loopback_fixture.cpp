@@ -151,6 +151,11 @@ std::vector<Response> LoopbackTarget::Link::responses() {
             if (c[i].kind != fabric::WorkKind::receive || c[i].status != fabric::CompletionStatus::success) continue;
             const auto slot = static_cast<std::uint32_t>(c[i].wr_id);
             const auto bytes = std::span<const std::uint8_t>(receive).subspan(slot * kReceiveBytes, c[i].byte_len);
+            if (auto logout = wire::parse_t_logout(bytes)) {  // the target logs the channel out
+                target_logouts.push_back(logout->reason.value());
+                REQUIRE(initiator->post_receive(slot, receive_mr->segment(slot * kReceiveBytes, kReceiveBytes)));
+                continue;
+            }
             auto parsed = wire::parse_rsp(bytes);
             REQUIRE(parsed.has_value());
             Response r;

@@ -99,6 +99,7 @@ struct LoopbackTarget::Link {
     std::vector<std::uint8_t> receive = std::vector<std::uint8_t>(16 * 512); // initiator receive ring
     std::unique_ptr<fabric::Registration> memory_mr, receive_mr;
     std::uint64_t next_tag = 1;
+    std::vector<std::uint32_t> target_logouts;  // reasons of the SRP_T_LOGOUTs responses() saw
 
     // Remote address of memory[offset] as a direct descriptor names it.
     wire::DirectDescriptor descriptor(std::size_t offset, std::uint32_t length) const;

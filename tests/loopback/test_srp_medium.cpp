@@ -157,3 +157,46 @@ TEST_CASE("a closing channel with medium I/O in flight is not drained until the 
     l.pump();
     CHECK(l.channel->drained());
 }
+
+TEST_CASE("a target logout lets commands in flight finish, answers new ones BUSY, then sends SRP_T_LOGOUT and closes",
+          "[loopback][medium][shutdown]") {
+    LoopbackTarget t;
+    t.add_io_lun(kFileLun, 1 << 20);
+    auto& l = t.link();
+    t.medium_queue.inject = [](const target::MediumOp& op) -> std::optional<target::MediumResult> {
+        return target::MediumResult(op.length);
+    };
+    t.medium_queue.hold = true;
+    const auto in_flight = l.command(rw16(0x88, 0, 8), false, 0, 4096, kFileLun);
+    l.pump();
+    REQUIRE(l.channel->medium_in_flight() == 1);
+    l.control->request_logout(static_cast<std::uint32_t>(wire::TargetLogoutReason::no_reason));
+    const auto refused = l.command(rw16(0x88, 8, 8), false, 4096, 4096, kFileLun);
+    auto first = l.responses();
+    REQUIRE(first.size() == 1);  // only the new command's BUSY: the READ still waits for its medium
+    CHECK(first[0].header.tag == tag_of(refused));
+    CHECK(first[0].status() == static_cast<std::uint8_t>(scsi::Status::busy));
+    CHECK(l.target_logouts.empty());
+    CHECK_FALSE(l.channel->closing());
+    t.medium_queue.hold = false;
+    auto rest = l.responses();
+    REQUIRE(rest.size() == 1);
+    CHECK(rest[0].header.tag == tag_of(in_flight));
+    CHECK(rest[0].status() == 0);
+    REQUIRE(l.target_logouts.size() == 1);  // after the last response, never before it
+    CHECK(l.target_logouts[0] == 0);
+    l.pump();
+    CHECK(l.channel->closing());
+    CHECK(l.channel->drained());
+}
+
+TEST_CASE("a target logout of an idle channel sends SRP_T_LOGOUT at once", "[loopback][shutdown]") {
+    LoopbackTarget t;
+    auto& l = t.link();
+    l.control->request_logout(static_cast<std::uint32_t>(wire::TargetLogoutReason::multichannel_action));
+    CHECK(l.responses().empty());
+    REQUIRE(l.target_logouts.size() == 1);
+    CHECK(l.target_logouts[0] == 4);
+    l.pump();
+    CHECK(l.channel->drained());
+}
