@@ -151,3 +151,20 @@ srp_logout() {
 	done
 	echo "srp: logged out"
 }
+
+# lun_dev BLOCKDEV LUN: the block device of LUN LUN behind the SCSI host of BLOCKDEV.
+lun_dev() {
+	local host b
+	host=$(readlink -f /sys/block/${1#/dev/}/device | sed 's|.*/\(host[0-9]*\)/.*|\1|')
+	for b in /sys/class/scsi_host/$host/device/target*/*:*:*:$2/block/*; do
+		[ -e "$b" ] && { echo "/dev/${b##*/}"; return 0; }
+	done
+	return 1
+}
+nullb() {  # name size_mb completion_nsec: a memory-backed null_blk through configfs
+	local d=/sys/kernel/config/nullb/$1
+	mkdir $d || return 1
+	echo $2 > $d/size; echo 1 > $d/memory_backed; echo 2 > $d/queue_mode; echo 2 > $d/irqmode
+	echo $3 > $d/completion_nsec; echo 512 > $d/blocksize; echo 1 > $d/power || return 1
+	echo /dev/$1
+}
