@@ -1,7 +1,8 @@
 #!/bin/bash
 # The test command (README.md): installs dependencies, builds the normal and
 # the ASan+UBSan configurations, and runs every test: unit tests in both, the
-# VM tests (real soft-RoCE in a QEMU guest) in the normal build. Also: clang 19
+# VM tests (real soft-RoCE in a QEMU guest) in the normal build, and one VM
+# cycle of the ASan build (leaks checked at exit). Also: clang 19
 # Release, coverage-guided libFuzzer (build-fuzz, 30 s per target) and
 # ThreadSanitizer (build-tsan: the unit and loopback tests, pollers and
 # registry threads included).
@@ -13,7 +14,7 @@ JOBS=$(nproc)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSRP_WERROR=ON
 cmake --build build -j "$JOBS"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSRP_WERROR=ON -DSRP_SANITIZE=ON -DSRP_VM_TESTS=OFF
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSRP_WERROR=ON -DSRP_SANITIZE=ON -DSRP_VM_TESTS=OFF -DSRP_VM_ASAN=ON
 cmake --build build-asan -j "$JOBS"
 # A second compiler: clang 19 must build the same code with -Werror.
 CXX=clang++-19 cmake -S . -B build-clang -G Ninja -DCMAKE_BUILD_TYPE=Release -DSRP_WERROR=ON -DSRP_VM_TESTS=OFF
@@ -44,7 +45,7 @@ echo "=== ThreadSanitizer build: unit and loopback tests ==="
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -L 'unit|loopback' || status=1
 echo "=== ASan+UBSan build: unit and loopback tests ==="
-ctest --test-dir build-asan --output-on-failure -j "$JOBS" || status=1
+ctest --test-dir build-asan --output-on-failure -j "$JOBS" -LE vm || status=1
 echo "=== Release build: all tests ==="
 if [ "${SRP_SKIP_VM:-0}" = 1 ]; then
 	ctest --test-dir build --output-on-failure -j "$JOBS" -LE vm || status=1
@@ -52,5 +53,7 @@ else
 	# VM tests boot guests of their own; run them one at a time on the two cores.
 	ctest --test-dir build --output-on-failure -j "$JOBS" -LE vm || status=1
 	ctest --test-dir build --output-on-failure -L vm || status=1
+	echo "=== ASan+UBSan build: one VM cycle (login, I/O, logout, leak check at exit) ==="
+	ctest --test-dir build-asan --output-on-failure -L vm || status=1
 fi
 exit $status
