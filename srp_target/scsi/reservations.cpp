@@ -36,13 +36,13 @@ bool Reservations::all_registrants_type() const noexcept {
     return type_ == PrType::write_exclusive_all_registrants || type_ == PrType::exclusive_access_all_registrants;
 }
 
-bool Reservations::is_holder(NexusId nexus) const noexcept {
+bool Reservations::is_holder(const NexusIdentity& nexus) const noexcept {
     if (!type_) return false;
     if (all_registrants_type()) return is_registered(nexus);
     return holder_ == nexus;
 }
 
-bool Reservations::conflicts(NexusId nexus, AccessClass access) const noexcept {
+bool Reservations::conflicts(const NexusIdentity& nexus, AccessClass access) const noexcept {
     if (access == AccessClass::always_allowed) return false;
     if (spc2_holder_ && *spc2_holder_ != nexus) return true;
     if (!type_ || is_holder(nexus)) return false;
@@ -58,7 +58,8 @@ bool Reservations::conflicts(NexusId nexus, AccessClass access) const noexcept {
     return true;
 }
 
-void Reservations::remove_registration(NexusId nexus, PrOutcome& out, Asc ua, NexusId requester) {
+void Reservations::remove_registration(const NexusIdentity& nexus, PrOutcome& out, Asc ua,
+                                       const NexusIdentity& requester) {
     registrations_.erase(nexus);
     if (nexus != requester) out.unit_attentions.emplace_back(nexus, ua);
     if (holder_ == nexus) {
@@ -68,7 +69,7 @@ void Reservations::remove_registration(NexusId nexus, PrOutcome& out, Asc ua, Ne
     if (all_registrants_type() && registrations_.empty()) type_.reset();
 }
 
-PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t service_action,
+PrOutcome Reservations::persistent_reserve_out(const NexusIdentity& nexus, std::uint8_t service_action,
                                                std::uint8_t scope_type, std::span<const std::uint8_t> params) {
     if (service_action > sa::kRegisterAndIgnore) return check(Asc::invalid_field_in_cdb, true, 1, 4);
     if (params.size() != kParameterListBytes) return check(Asc::parameter_list_length_error, true, 5);
@@ -159,26 +160,26 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
             if (type_ && all_registrants_type() && sa_key == 0) {
                 // SPC-4 5.12.11.2.4: preempting an all-registrants reservation with key 0
                 // removes every other registrant and takes the reservation.
-                std::vector<NexusId> others;
+                std::vector<NexusIdentity> others;
                 for (const auto& [other, ignored] : registrations_)
                     if (other != nexus) others.push_back(other);
-                for (NexusId other : others) {
+                for (const NexusIdentity& other : others) {
                     registrations_.erase(other);
                     out.unit_attentions.emplace_back(other, Asc::registrations_preempted);
                 }
                 type_ = static_cast<PrType>(type);
-                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusId>(nexus);
+                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusIdentity>(nexus);
                 ++generation_;
                 return out;
             }
             if (sa_key == 0) return check(Asc::invalid_field_in_parameter_list, false, 8);
             const bool preempts_holder = type_ && !all_registrants_type() && holder_ &&
                                          registrations_.at(*holder_) == sa_key;
-            std::vector<NexusId> victims;
+            std::vector<NexusIdentity> victims;
             for (const auto& [other, other_key] : registrations_)
                 if (other_key == sa_key) victims.push_back(other);
             if (victims.empty()) return conflict();
-            for (NexusId victim : victims) {
+            for (const NexusIdentity& victim : victims) {
                 // SPC-4 5.12.11.2.4.3: remove the registrations the key names "except the
                 // I_T nexus that is being used for the PERSISTENT RESERVE OUT command"
                 // (erasing it left holder_ naming an unregistered nexus).
@@ -188,7 +189,7 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
             }
             if (preempts_holder) {
                 type_ = static_cast<PrType>(type);
-                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusId>(nexus);
+                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusIdentity>(nexus);
             } else if (holder_ && !registrations_.contains(*holder_)) {
                 holder_.reset();
                 type_.reset();
@@ -239,7 +240,7 @@ std::optional<std::vector<std::uint8_t>> Reservations::persistent_reserve_in(std
     }
 }
 
-bool Reservations::reserve_spc2(NexusId nexus) noexcept {
+bool Reservations::reserve_spc2(const NexusIdentity& nexus) {
     // SPC-2 reservations conflict with any persistent reservation state (SPC-4 5.12.3).
     if (type_ || (spc2_holder_ && *spc2_holder_ != nexus)) return false;
     if (!registrations_.empty() && !is_registered(nexus)) return false;
@@ -247,10 +248,10 @@ bool Reservations::reserve_spc2(NexusId nexus) noexcept {
     return true;
 }
 
-void Reservations::release_spc2(NexusId nexus) noexcept {
+void Reservations::release_spc2(const NexusIdentity& nexus) noexcept {
     if (spc2_holder_ == nexus) spc2_holder_.reset();
 }
 
-void Reservations::on_nexus_gone(NexusId nexus) noexcept { release_spc2(nexus); }
+void Reservations::on_nexus_gone(const NexusIdentity& nexus) noexcept { release_spc2(nexus); }
 
 }  // namespace srp::target

@@ -1,8 +1,9 @@
 // Reservation state of one logical unit: SPC-4 persistent reservations
 // (5.12, PERSISTENT RESERVE IN/OUT) and SPC-2 RESERVE/RELEASE. Pure logic,
 // no locking: LogicalUnit serializes access under its state mutex.
-// Registrations are per I_T nexus and are not persisted (APTPL unsupported,
-// REPORT CAPABILITIES says so).
+// Registrations and reservations name the I_T nexus by its NexusIdentity,
+// so they apply to the nexus again when it logs in anew. They are not
+// persisted (APTPL unsupported, REPORT CAPABILITIES says so).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common/scsi/sense.h"
+#include "srp_target/scsi/nexus_identity.h"
 #include "srp_target/scsi/scsi_task.h"
 
 namespace srp::target {
@@ -33,43 +35,44 @@ struct PrOutcome {
     scsi::Status status = scsi::Status::good;
     std::optional<scsi::SenseBuilder> sense;
     // Unit attentions to establish for other nexuses.
-    std::vector<std::pair<NexusId, scsi::Asc>> unit_attentions;
+    std::vector<std::pair<NexusIdentity, scsi::Asc>> unit_attentions;
 };
 
 class Reservations {
 public:
     // True when the command must end with RESERVATION CONFLICT.
-    bool conflicts(NexusId nexus, AccessClass access) const noexcept;
+    bool conflicts(const NexusIdentity& nexus, AccessClass access) const noexcept;
 
     // PERSISTENT RESERVE OUT: service action (CDB byte 1), scope/type byte (CDB byte 2), parameter list.
-    PrOutcome persistent_reserve_out(NexusId nexus, std::uint8_t service_action, std::uint8_t scope_type,
-                                     std::span<const std::uint8_t> parameters);
+    PrOutcome persistent_reserve_out(const NexusIdentity& nexus, std::uint8_t service_action,
+                                     std::uint8_t scope_type, std::span<const std::uint8_t> parameters);
     // PERSISTENT RESERVE IN data for service action 0/1/2; nullopt for unsupported actions.
     std::optional<std::vector<std::uint8_t>> persistent_reserve_in(std::uint8_t service_action) const;
 
     // SPC-2 RESERVE/RELEASE. reserve() returns false on conflict.
-    bool reserve_spc2(NexusId nexus) noexcept;
-    void release_spc2(NexusId nexus) noexcept;
+    bool reserve_spc2(const NexusIdentity& nexus);  // copies the identity: may throw bad_alloc
+    void release_spc2(const NexusIdentity& nexus) noexcept;
     // LOGICAL UNIT RESET clears the SPC-2 reservation (SPC-2 5.5.1); persistent ones stay.
     void on_logical_unit_reset() noexcept { spc2_holder_.reset(); }
     // A nexus that goes away loses its SPC-2 reservation; its registration stays (SPC-4 5.12.1).
-    void on_nexus_gone(NexusId nexus) noexcept;
+    void on_nexus_gone(const NexusIdentity& nexus) noexcept;
 
     std::uint32_t generation() const noexcept { return generation_; }
     // True while any reservation could make a command conflict.
     bool active() const noexcept { return type_.has_value() || spc2_holder_.has_value(); }
-    bool is_registered(NexusId nexus) const noexcept { return registrations_.contains(nexus); }
+    bool is_registered(const NexusIdentity& nexus) const noexcept { return registrations_.contains(nexus); }
 
 private:
     bool all_registrants_type() const noexcept;
-    bool is_holder(NexusId nexus) const noexcept;
-    void remove_registration(NexusId nexus, PrOutcome& out, scsi::Asc ua, NexusId requester);
+    bool is_holder(const NexusIdentity& nexus) const noexcept;
+    void remove_registration(const NexusIdentity& nexus, PrOutcome& out, scsi::Asc ua,
+                             const NexusIdentity& requester);
 
-    std::map<NexusId, std::uint64_t> registrations_;  // ordered: READ KEYS output is stable
-    std::optional<NexusId> holder_;                   // unset for all-registrants types
+    std::map<NexusIdentity, std::uint64_t> registrations_;  // ordered: READ KEYS output is stable
+    std::optional<NexusIdentity> holder_;                   // unset for all-registrants types
     std::optional<PrType> type_;
     std::uint32_t generation_ = 0;
-    std::optional<NexusId> spc2_holder_;
+    std::optional<NexusIdentity> spc2_holder_;
 };
 
 }  // namespace srp::target

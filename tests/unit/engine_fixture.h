@@ -69,6 +69,10 @@ public:
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed);
 
+// The lasting name tests give nexus n: an SRP TransportID whose initiator
+// port identifier ends in n, through target port 0.
+target::NexusIdentity nexus_identity(target::NexusId n);
+
 // Checks CHECK CONDITION with the sense key and ASC/ASCQ.
 // The result expression is evaluated once: it usually runs a command.
 #define CHECK_SENSE(result, key_, asc_)                                                  \
