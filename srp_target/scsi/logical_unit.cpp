@@ -30,7 +30,8 @@ std::uint64_t stable_hash(const std::string& text) {
 }  // namespace
 
 LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig config)
-    : backstore_(std::move(backstore)), config_(std::move(config)) {
+    : backstore_(std::move(backstore)), config_(std::move(config)), reservations_(load_reservations(config_.aptpl_file)) {
+    reservation_active_.store(reservations_.active(), std::memory_order_release);
     if (config_.block_size != 512 && config_.block_size != 4096)
         throw BackstoreError("block size " + std::to_string(config_.block_size) + " is not 512 or 4096");
     if (backstore_->size_bytes() % config_.block_size != 0 || backstore_->size_bytes() < config_.block_size)

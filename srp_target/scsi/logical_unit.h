@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,10 @@ struct LogicalUnitConfig {
     std::string vendor = "SRPTGT";   // INQUIRY, padded to 8
     std::string product = "MMAP LUN";
     std::string revision = "0001";
+    // Where persistent reservations are kept while APTPL is active (see
+    // pr_state_file.h), read back at construction. Empty: APTPL=1 is refused
+    // and REPORT CAPABILITIES says PTPL_C=0. The directory must exist.
+    std::filesystem::path aptpl_file;
 };
 
 // Limits reported in the Block Limits VPD page and enforced by the engine.
@@ -61,8 +66,8 @@ public:
     // (SAM-5 6.2), or I_T NEXUS LOSS OCCURRED when it was attached before
     // and lost all its channels (SPC-4 6.29, table 43). identity is the
     // transport's lasting name for it (see nexus_identity.h): persistent
-    // reservations made under that name, under another NexusId, apply to
-    // the nexus.
+    // reservations made under that name, before a restart or under another
+    // NexusId, apply to the nexus.
     void attach_nexus(NexusId nexus, NexusIdentity identity);
     void detach_nexus(NexusId nexus);
     bool holds_registration(NexusId nexus);
@@ -179,6 +184,8 @@ private:
     void apply_mode_select(ScsiTask&);
     void finish_persistent_reserve_out(ScsiTask&);
     // Persistent reservations (logical_unit_reservations.cpp).
+    static Reservations load_reservations(const std::filesystem::path& aptpl_file);
+    std::optional<scsi::SenseBuilder> keep_persistent_state(const Reservations& next, std::uint8_t service_action);
     void establish_reservation_attentions(const PrOutcome& outcome);  // state_mutex_ held
 
     // Page builders.

@@ -66,12 +66,19 @@ void LogicalUnit::persistent_reserve_out(ScsiTask& task, scsi::Cdb cdb) {
 
 void LogicalUnit::finish_persistent_reserve_out(ScsiTask& task) {
     std::lock_guard lock(state_mutex_);
-    PrOutcome outcome = reservations_.persistent_reserve_out(identity_of(task.nexus_), task.cdb_bytes_[1] & 0x1f,
-                                                             task.cdb_bytes_[2], task.scratch_);
+    const std::uint8_t service_action = task.cdb_bytes_[1] & 0x1f;
+    // Worked out on a copy: when APTPL is active and the new state cannot be
+    // kept, the command fails and the unit's reservations stay as they were.
+    Reservations next = reservations_;
+    PrOutcome outcome =
+        next.persistent_reserve_out(identity_of(task.nexus_), service_action, task.cdb_bytes_[2], task.scratch_);
+    if (outcome.sense) return task.complete_check(*outcome.sense);
+    if (outcome.status != scsi::Status::good) return task.complete_status(outcome.status);
+    if (auto failed = keep_persistent_state(next, service_action)) return task.complete_check(*failed);
+    reservations_ = std::move(next);
     reservation_active_.store(reservations_.active(), std::memory_order_release);
     establish_reservation_attentions(outcome);
-    if (outcome.sense) return task.complete_check(*outcome.sense);
-    task.complete_status(outcome.status);
+    task.complete_good();
 }
 
 void LogicalUnit::reserve(ScsiTask& task, scsi::Cdb cdb) {

@@ -78,14 +78,19 @@ PrOutcome Reservations::persistent_reserve_out(const NexusIdentity& nexus, std::
     const std::uint8_t flags = params[20];
     if (flags & 0x08) return check(Asc::invalid_field_in_parameter_list, false, 20, 3);  // SPEC_I_PT
     if (flags & 0x04) return check(Asc::invalid_field_in_parameter_list, false, 20, 2);  // ALL_TG_PT
-    if (flags & 0x01) return check(Asc::invalid_field_in_parameter_list, false, 20, 0);  // APTPL
+    // SPC-4 6.16.3: APTPL counts only for the REGISTER actions (others ignore
+    // it); without a place to keep the state, APTPL=1 is refused.
+    const bool register_action = service_action == sa::kRegister || service_action == sa::kRegisterAndIgnore;
+    const bool aptpl = flags & 0x01;
+    if (register_action && aptpl && !ptpl_capable_)
+        return check(Asc::invalid_field_in_parameter_list, false, 20, 0);
     if (spc2_holder_ && *spc2_holder_ != nexus) return conflict();
 
     const auto reg = registrations_.find(nexus);
     const bool registered = reg != registrations_.end();
     PrOutcome out;
 
-    if (service_action == sa::kRegister || service_action == sa::kRegisterAndIgnore) {
+    if (register_action) {
         const bool ignore = service_action == sa::kRegisterAndIgnore;
         if (!registered) {
             if (!ignore && key != 0) return conflict();
@@ -106,6 +111,9 @@ PrOutcome Reservations::persistent_reserve_out(const NexusIdentity& nexus, std::
                 reg->second = sa_key;
             }
         }
+        // SPC-4 5.12.5: the APTPL of the most recent successful REGISTER or
+        // REGISTER AND IGNORE EXISTING KEY decides what survives power loss.
+        aptpl_ = aptpl;
         ++generation_;
         return out;
     }
@@ -230,8 +238,11 @@ std::optional<std::vector<std::uint8_t>> Reservations::persistent_reserve_in(std
         case 2: {  // REPORT CAPABILITIES
             d.resize(8);
             wire::store_be<std::uint16_t>(d, 0, 8);
-            d[2] = 0x10;  // CRH: RESERVE/RELEASE(6/10) are handled as SPC-4 5.12.3 says
-            d[3] = 0x80;  // TMV: the type mask below is valid
+            // CRH: RESERVE/RELEASE(6/10) are handled as SPC-4 5.12.3 says. PTPL_C:
+            // APTPL=1 is supported (SPC-4 6.15.4).
+            d[2] = static_cast<std::uint8_t>(0x10 | (ptpl_capable_ ? 0x01 : 0x00));
+            // TMV: the type mask below is valid. PTPL_A: persist through power loss is active.
+            d[3] = static_cast<std::uint8_t>(0x80 | (aptpl_ ? 0x01 : 0x00));
             d[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  // WR_EX_AR, EX_AC_RO, WR_EX_RO, EX_AC, WR_EX
             d[5] = 0x01;                              // EX_AC_AR
             return d;
@@ -253,5 +264,20 @@ void Reservations::release_spc2(const NexusIdentity& nexus) noexcept {
 }
 
 void Reservations::on_nexus_gone(const NexusIdentity& nexus) noexcept { release_spc2(nexus); }
+
+PersistentReservationState Reservations::persistent_state() const {
+    PersistentReservationState state;
+    state.registrations.assign(registrations_.begin(), registrations_.end());
+    state.type = type_;
+    state.holder = holder_;
+    return state;
+}
+
+void Reservations::restore(const PersistentReservationState& state) {
+    registrations_ = {state.registrations.begin(), state.registrations.end()};
+    type_ = state.type;
+    holder_ = state.holder;
+    aptpl_ = true;  // only a state with APTPL active is ever kept
+}
 
 }  // namespace srp::target

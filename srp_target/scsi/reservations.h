@@ -1,9 +1,10 @@
 // Reservation state of one logical unit: SPC-4 persistent reservations
 // (5.12, PERSISTENT RESERVE IN/OUT) and SPC-2 RESERVE/RELEASE. Pure logic,
-// no locking: LogicalUnit serializes access under its state mutex.
+// no locking and no I/O: LogicalUnit serializes access under its state
+// mutex and stores persistent_state() when aptpl() says so (SPC-4 5.12.5).
 // Registrations and reservations name the I_T nexus by its NexusIdentity,
-// so they apply to the nexus again when it logs in anew. They are not
-// persisted (APTPL unsupported, REPORT CAPABILITIES says so).
+// so they apply to the nexus again when it logs in anew, and can be
+// restored after a restart before it has.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +39,21 @@ struct PrOutcome {
     std::vector<std::pair<NexusIdentity, scsi::Asc>> unit_attentions;
 };
 
+// What APTPL preserves across a restart (SPC-4 5.12.5): every registration
+// and the persistent reservation. Not PRGENERATION, which a power on sets to
+// zero whatever APTPL says (SPC-4 6.15.2), and not SPC-2 reservations.
+struct PersistentReservationState {
+    std::vector<std::pair<NexusIdentity, std::uint64_t>> registrations;  // nexus, reservation key
+    std::optional<PrType> type;
+    std::optional<NexusIdentity> holder;  // set for every type but the all-registrants ones
+};
+
 class Reservations {
 public:
+    // ptpl_capable: the logical unit has somewhere to keep its state across a
+    // restart, so APTPL=1 is accepted and REPORT CAPABILITIES says PTPL_C=1.
+    explicit Reservations(bool ptpl_capable = false) noexcept : ptpl_capable_(ptpl_capable) {}
+
     // True when the command must end with RESERVATION CONFLICT.
     bool conflicts(const NexusIdentity& nexus, AccessClass access) const noexcept;
 
@@ -62,6 +76,14 @@ public:
     bool active() const noexcept { return type_.has_value() || spc2_holder_.has_value(); }
     bool is_registered(const NexusIdentity& nexus) const noexcept { return registrations_.contains(nexus); }
 
+    // Persist through power loss is active: the last successful REGISTER or
+    // REGISTER AND IGNORE EXISTING KEY had APTPL=1 (SPC-4 5.12.5).
+    bool aptpl() const noexcept { return aptpl_; }
+    PersistentReservationState persistent_state() const;
+    // The state kept by an earlier run, with APTPL active; the caller checked
+    // that the holder is registered and the type valid. Generation stays 0.
+    void restore(const PersistentReservationState& state);
+
 private:
     bool all_registrants_type() const noexcept;
     bool is_holder(const NexusIdentity& nexus) const noexcept;
@@ -73,6 +95,8 @@ private:
     std::optional<PrType> type_;
     std::uint32_t generation_ = 0;
     std::optional<NexusIdentity> spc2_holder_;
+    bool ptpl_capable_ = false;
+    bool aptpl_ = false;
 };
 
 }  // namespace srp::target

@@ -11,7 +11,8 @@
 
 namespace srp::test {
 
-Engine::Engine(std::uint32_t block_size, std::uint64_t blocks, bool read_only, Medium kind) {
+Engine::Engine(std::uint32_t block_size, std::uint64_t blocks, bool read_only, Medium kind,
+               std::filesystem::path aptpl_file) {
     path = dir.file("lun0");
     if (read_only) {
         target::Backstore create(
@@ -31,6 +32,7 @@ Engine::Engine(std::uint32_t block_size, std::uint64_t blocks, bool read_only, M
     target::LogicalUnitConfig config;
     config.block_size = block_size;
     config.serial = "TESTSERIAL01";
+    config.aptpl_file = std::move(aptpl_file);
     unit = std::make_shared<target::LogicalUnit>(std::move(store), config);
     target.add_lun(0, unit);
     target.attach_nexus(kNexus, nexus_identity(kNexus));
