@@ -30,7 +30,8 @@ std::uint64_t stable_hash(const std::string& text) {
 }  // namespace
 
 LogicalUnit::LogicalUnit(std::unique_ptr<Backstore> backstore, LogicalUnitConfig config)
-    : backstore_(std::move(backstore)), config_(std::move(config)) {
+    : backstore_(std::move(backstore)), config_(std::move(config)), reservations_(load_reservations(config_.aptpl_file)) {
+    reservation_active_.store(reservations_.active(), std::memory_order_release);
     if (config_.block_size != 512 && config_.block_size != 4096)
         throw BackstoreError("block size " + std::to_string(config_.block_size) + " is not 512 or 4096");
     if (backstore_->size_bytes() % config_.block_size != 0 || backstore_->size_bytes() < config_.block_size)
@@ -117,8 +118,9 @@ const LogicalUnit::CommandInfo* LogicalUnit::lookup(std::uint8_t opcode) noexcep
     return info.handler != nullptr ? &info : nullptr;
 }
 
-void LogicalUnit::attach_nexus(NexusId nexus) {
+void LogicalUnit::attach_nexus(NexusId nexus, NexusIdentity identity) {
     std::lock_guard lock(state_mutex_);
+    identities_[nexus] = identity.anonymous() ? anonymous_identity(nexus) : std::move(identity);
     const bool returning = !known_nexuses_.insert(nexus).second;
     establish_unit_attention(nexus, returning ? Asc::i_t_nexus_loss_occurred : Asc::power_on_reset);
 }
@@ -129,7 +131,7 @@ void LogicalUnit::detach_nexus(NexusId nexus) {
         if (!it->second.empty()) nexuses_with_unit_attention_.fetch_sub(1, std::memory_order_relaxed);
         unit_attentions_.erase(it);
     }
-    reservations_.on_nexus_gone(nexus);
+    reservations_.on_nexus_gone(identity_of(nexus));
 }
 
 void LogicalUnit::raise_unit_attention(NexusId nexus, Asc asc) {
@@ -139,12 +141,13 @@ void LogicalUnit::raise_unit_attention(NexusId nexus, Asc asc) {
 
 bool LogicalUnit::holds_registration(NexusId nexus) {
     std::lock_guard lock(state_mutex_);
-    return reservations_.is_registered(nexus);
+    return reservations_.is_registered(identity_of(nexus));
 }
 
 void LogicalUnit::forget_nexus(NexusId nexus) {
     std::lock_guard lock(state_mutex_);
     known_nexuses_.erase(nexus);
+    identities_.erase(nexus);
 }
 
 void LogicalUnit::establish_unit_attention(NexusId nexus, Asc asc) {
@@ -209,7 +212,7 @@ ScsiTask LogicalUnit::submit(NexusId nexus, std::span<const std::uint8_t> cdb,
     }
     if (info->access != AccessClass::always_allowed && reservation_active_.load(std::memory_order_acquire)) {
         std::lock_guard lock(state_mutex_);
-        if (reservations_.conflicts(nexus, info->access)) {
+        if (reservations_.conflicts(identity_of(nexus), info->access)) {
             task.complete_status(scsi::Status::reservation_conflict);
             return task;
         }

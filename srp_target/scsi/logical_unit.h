@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,7 @@
 
 #include "common/scsi/cdb.h"
 #include "srp_target/backstore/backstore.h"
+#include "srp_target/scsi/nexus_identity.h"
 #include "srp_target/scsi/reservations.h"
 #include "srp_target/scsi/scsi_task.h"
 
@@ -43,6 +45,10 @@ struct LogicalUnitConfig {
     std::string vendor = "SRPTGT";   // INQUIRY, padded to 8
     std::string product = "MMAP LUN";
     std::string revision = "0001";
+    // Where persistent reservations are kept while APTPL is active (see
+    // pr_state_file.h), read back at construction. Empty: APTPL=1 is refused
+    // and REPORT CAPABILITIES says PTPL_C=0. The directory must exist.
+    std::filesystem::path aptpl_file;
 };
 
 // Limits reported in the Block Limits VPD page and enforced by the engine.
@@ -58,8 +64,11 @@ public:
 
     // A nexus becomes known at login: it gets the power-on unit attention
     // (SAM-5 6.2), or I_T NEXUS LOSS OCCURRED when it was attached before
-    // and lost all its channels (SPC-4 6.29, table 43).
-    void attach_nexus(NexusId nexus);
+    // and lost all its channels (SPC-4 6.29, table 43). identity is the
+    // transport's lasting name for it (see nexus_identity.h): persistent
+    // reservations made under that name, before a restart or under another
+    // NexusId, apply to the nexus.
+    void attach_nexus(NexusId nexus, NexusIdentity identity);
     void detach_nexus(NexusId nexus);
     bool holds_registration(NexusId nexus);
     // A unit attention the transport's task management raises (SPC-4 7.5.7,
@@ -129,6 +138,10 @@ private:
     bool capacity_shrank();
     void set_data_in(ScsiTask& task, std::vector<std::uint8_t> data, std::uint32_t allocation_length);
     void establish_unit_attention(NexusId nexus, scsi::Asc asc);  // state_mutex_ held
+    // The identity attached with nexus; a nexus never attached is named by
+    // its id (anonymous, never persisted). state_mutex_ held.
+    const NexusIdentity& identity_of(NexusId nexus);
+    static NexusIdentity anonymous_identity(NexusId nexus);
     std::optional<scsi::Asc> take_unit_attention(NexusId nexus);
 
     // Handlers (logical_unit_*.cpp).
@@ -170,6 +183,10 @@ private:
     void finish_mode_select(ScsiTask&);
     void apply_mode_select(ScsiTask&);
     void finish_persistent_reserve_out(ScsiTask&);
+    // Persistent reservations (logical_unit_reservations.cpp).
+    static Reservations load_reservations(const std::filesystem::path& aptpl_file);
+    std::optional<scsi::SenseBuilder> keep_persistent_state(const Reservations& next, std::uint8_t service_action);
+    void establish_reservation_attentions(const PrOutcome& outcome);  // state_mutex_ held
 
     // Page builders.
     std::vector<std::uint8_t> standard_inquiry() const;
@@ -187,6 +204,7 @@ private:
     std::mutex state_mutex_;  // guards everything below
     std::unordered_map<NexusId, std::deque<scsi::Asc>> unit_attentions_;
     std::unordered_set<NexusId> known_nexuses_;
+    std::unordered_map<NexusId, NexusIdentity> identities_;  // attached nexuses, until forgotten
     Reservations reservations_;
     RangeLocks range_locks_;           // COMPARE AND WRITE is atomic against overlapping writes
 };

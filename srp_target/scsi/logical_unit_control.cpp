@@ -66,12 +66,19 @@ void LogicalUnit::persistent_reserve_out(ScsiTask& task, scsi::Cdb cdb) {
 
 void LogicalUnit::finish_persistent_reserve_out(ScsiTask& task) {
     std::lock_guard lock(state_mutex_);
-    PrOutcome outcome = reservations_.persistent_reserve_out(task.nexus_, task.cdb_bytes_[1] & 0x1f,
-                                                             task.cdb_bytes_[2], task.scratch_);
-    reservation_active_.store(reservations_.active(), std::memory_order_release);
-    for (const auto& [nexus, asc] : outcome.unit_attentions) establish_unit_attention(nexus, asc);
+    const std::uint8_t service_action = task.cdb_bytes_[1] & 0x1f;
+    // Worked out on a copy: when APTPL is active and the new state cannot be
+    // kept, the command fails and the unit's reservations stay as they were.
+    Reservations next = reservations_;
+    PrOutcome outcome =
+        next.persistent_reserve_out(identity_of(task.nexus_), service_action, task.cdb_bytes_[2], task.scratch_);
     if (outcome.sense) return task.complete_check(*outcome.sense);
-    task.complete_status(outcome.status);
+    if (outcome.status != scsi::Status::good) return task.complete_status(outcome.status);
+    if (auto failed = keep_persistent_state(next, service_action)) return task.complete_check(*failed);
+    reservations_ = std::move(next);
+    reservation_active_.store(reservations_.active(), std::memory_order_release);
+    establish_reservation_attentions(outcome);
+    task.complete_good();
 }
 
 void LogicalUnit::reserve(ScsiTask& task, scsi::Cdb cdb) {
@@ -79,7 +86,7 @@ void LogicalUnit::reserve(ScsiTask& task, scsi::Cdb cdb) {
     if (cdb[0] == op::kReserve10 && (cdb[1] & 0x12))
         return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, (cdb[1] & 0x10) ? 4 : 1));
     std::lock_guard lock(state_mutex_);
-    const bool reserved = reservations_.reserve_spc2(task.nexus_);
+    const bool reserved = reservations_.reserve_spc2(identity_of(task.nexus_));
     reservation_active_.store(reservations_.active(), std::memory_order_release);
     if (!reserved) task.complete_status(scsi::Status::reservation_conflict);
 }
@@ -88,7 +95,7 @@ void LogicalUnit::release(ScsiTask& task, scsi::Cdb cdb) {
     if (cdb[0] == op::kRelease10 && (cdb[1] & 0x12))
         return task.complete_check(illegal(Asc::invalid_field_in_cdb, 1, (cdb[1] & 0x10) ? 4 : 1));
     std::lock_guard lock(state_mutex_);
-    reservations_.release_spc2(task.nexus_);
+    reservations_.release_spc2(identity_of(task.nexus_));
     reservation_active_.store(reservations_.active(), std::memory_order_release);
 }
 

@@ -36,13 +36,13 @@ bool Reservations::all_registrants_type() const noexcept {
     return type_ == PrType::write_exclusive_all_registrants || type_ == PrType::exclusive_access_all_registrants;
 }
 
-bool Reservations::is_holder(NexusId nexus) const noexcept {
+bool Reservations::is_holder(const NexusIdentity& nexus) const noexcept {
     if (!type_) return false;
     if (all_registrants_type()) return is_registered(nexus);
     return holder_ == nexus;
 }
 
-bool Reservations::conflicts(NexusId nexus, AccessClass access) const noexcept {
+bool Reservations::conflicts(const NexusIdentity& nexus, AccessClass access) const noexcept {
     if (access == AccessClass::always_allowed) return false;
     if (spc2_holder_ && *spc2_holder_ != nexus) return true;
     if (!type_ || is_holder(nexus)) return false;
@@ -58,7 +58,8 @@ bool Reservations::conflicts(NexusId nexus, AccessClass access) const noexcept {
     return true;
 }
 
-void Reservations::remove_registration(NexusId nexus, PrOutcome& out, Asc ua, NexusId requester) {
+void Reservations::remove_registration(const NexusIdentity& nexus, PrOutcome& out, Asc ua,
+                                       const NexusIdentity& requester) {
     registrations_.erase(nexus);
     if (nexus != requester) out.unit_attentions.emplace_back(nexus, ua);
     if (holder_ == nexus) {
@@ -68,7 +69,7 @@ void Reservations::remove_registration(NexusId nexus, PrOutcome& out, Asc ua, Ne
     if (all_registrants_type() && registrations_.empty()) type_.reset();
 }
 
-PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t service_action,
+PrOutcome Reservations::persistent_reserve_out(const NexusIdentity& nexus, std::uint8_t service_action,
                                                std::uint8_t scope_type, std::span<const std::uint8_t> params) {
     if (service_action > sa::kRegisterAndIgnore) return check(Asc::invalid_field_in_cdb, true, 1, 4);
     if (params.size() != kParameterListBytes) return check(Asc::parameter_list_length_error, true, 5);
@@ -77,14 +78,19 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
     const std::uint8_t flags = params[20];
     if (flags & 0x08) return check(Asc::invalid_field_in_parameter_list, false, 20, 3);  // SPEC_I_PT
     if (flags & 0x04) return check(Asc::invalid_field_in_parameter_list, false, 20, 2);  // ALL_TG_PT
-    if (flags & 0x01) return check(Asc::invalid_field_in_parameter_list, false, 20, 0);  // APTPL
+    // SPC-4 6.16.3: APTPL counts only for the REGISTER actions (others ignore
+    // it); without a place to keep the state, APTPL=1 is refused.
+    const bool register_action = service_action == sa::kRegister || service_action == sa::kRegisterAndIgnore;
+    const bool aptpl = flags & 0x01;
+    if (register_action && aptpl && !ptpl_capable_)
+        return check(Asc::invalid_field_in_parameter_list, false, 20, 0);
     if (spc2_holder_ && *spc2_holder_ != nexus) return conflict();
 
     const auto reg = registrations_.find(nexus);
     const bool registered = reg != registrations_.end();
     PrOutcome out;
 
-    if (service_action == sa::kRegister || service_action == sa::kRegisterAndIgnore) {
+    if (register_action) {
         const bool ignore = service_action == sa::kRegisterAndIgnore;
         if (!registered) {
             if (!ignore && key != 0) return conflict();
@@ -105,6 +111,9 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
                 reg->second = sa_key;
             }
         }
+        // SPC-4 5.12.5: the APTPL of the most recent successful REGISTER or
+        // REGISTER AND IGNORE EXISTING KEY decides what survives power loss.
+        aptpl_ = aptpl;
         ++generation_;
         return out;
     }
@@ -159,26 +168,26 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
             if (type_ && all_registrants_type() && sa_key == 0) {
                 // SPC-4 5.12.11.2.4: preempting an all-registrants reservation with key 0
                 // removes every other registrant and takes the reservation.
-                std::vector<NexusId> others;
+                std::vector<NexusIdentity> others;
                 for (const auto& [other, ignored] : registrations_)
                     if (other != nexus) others.push_back(other);
-                for (NexusId other : others) {
+                for (const NexusIdentity& other : others) {
                     registrations_.erase(other);
                     out.unit_attentions.emplace_back(other, Asc::registrations_preempted);
                 }
                 type_ = static_cast<PrType>(type);
-                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusId>(nexus);
+                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusIdentity>(nexus);
                 ++generation_;
                 return out;
             }
             if (sa_key == 0) return check(Asc::invalid_field_in_parameter_list, false, 8);
             const bool preempts_holder = type_ && !all_registrants_type() && holder_ &&
                                          registrations_.at(*holder_) == sa_key;
-            std::vector<NexusId> victims;
+            std::vector<NexusIdentity> victims;
             for (const auto& [other, other_key] : registrations_)
                 if (other_key == sa_key) victims.push_back(other);
             if (victims.empty()) return conflict();
-            for (NexusId victim : victims) {
+            for (const NexusIdentity& victim : victims) {
                 // SPC-4 5.12.11.2.4.3: remove the registrations the key names "except the
                 // I_T nexus that is being used for the PERSISTENT RESERVE OUT command"
                 // (erasing it left holder_ naming an unregistered nexus).
@@ -188,7 +197,7 @@ PrOutcome Reservations::persistent_reserve_out(NexusId nexus, std::uint8_t servi
             }
             if (preempts_holder) {
                 type_ = static_cast<PrType>(type);
-                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusId>(nexus);
+                holder_ = all_registrants_type() ? std::nullopt : std::optional<NexusIdentity>(nexus);
             } else if (holder_ && !registrations_.contains(*holder_)) {
                 holder_.reset();
                 type_.reset();
@@ -229,8 +238,11 @@ std::optional<std::vector<std::uint8_t>> Reservations::persistent_reserve_in(std
         case 2: {  // REPORT CAPABILITIES
             d.resize(8);
             wire::store_be<std::uint16_t>(d, 0, 8);
-            d[2] = 0x10;  // CRH: RESERVE/RELEASE(6/10) are handled as SPC-4 5.12.3 says
-            d[3] = 0x80;  // TMV: the type mask below is valid
+            // CRH: RESERVE/RELEASE(6/10) are handled as SPC-4 5.12.3 says. PTPL_C:
+            // APTPL=1 is supported (SPC-4 6.15.4).
+            d[2] = static_cast<std::uint8_t>(0x10 | (ptpl_capable_ ? 0x01 : 0x00));
+            // TMV: the type mask below is valid. PTPL_A: persist through power loss is active.
+            d[3] = static_cast<std::uint8_t>(0x80 | (aptpl_ ? 0x01 : 0x00));
             d[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02;  // WR_EX_AR, EX_AC_RO, WR_EX_RO, EX_AC, WR_EX
             d[5] = 0x01;                              // EX_AC_AR
             return d;
@@ -239,7 +251,7 @@ std::optional<std::vector<std::uint8_t>> Reservations::persistent_reserve_in(std
     }
 }
 
-bool Reservations::reserve_spc2(NexusId nexus) noexcept {
+bool Reservations::reserve_spc2(const NexusIdentity& nexus) {
     // SPC-2 reservations conflict with any persistent reservation state (SPC-4 5.12.3).
     if (type_ || (spc2_holder_ && *spc2_holder_ != nexus)) return false;
     if (!registrations_.empty() && !is_registered(nexus)) return false;
@@ -247,10 +259,25 @@ bool Reservations::reserve_spc2(NexusId nexus) noexcept {
     return true;
 }
 
-void Reservations::release_spc2(NexusId nexus) noexcept {
+void Reservations::release_spc2(const NexusIdentity& nexus) noexcept {
     if (spc2_holder_ == nexus) spc2_holder_.reset();
 }
 
-void Reservations::on_nexus_gone(NexusId nexus) noexcept { release_spc2(nexus); }
+void Reservations::on_nexus_gone(const NexusIdentity& nexus) noexcept { release_spc2(nexus); }
+
+PersistentReservationState Reservations::persistent_state() const {
+    PersistentReservationState state;
+    state.registrations.assign(registrations_.begin(), registrations_.end());
+    state.type = type_;
+    state.holder = holder_;
+    return state;
+}
+
+void Reservations::restore(const PersistentReservationState& state) {
+    registrations_ = {state.registrations.begin(), state.registrations.end()};
+    type_ = state.type;
+    holder_ = state.holder;
+    aptpl_ = true;  // only a state with APTPL active is ever kept
+}
 
 }  // namespace srp::target

@@ -21,8 +21,8 @@ LogicalUnit* ScsiTarget::find(std::uint16_t lun) const noexcept {
     return it == luns_.end() ? nullptr : it->second.get();
 }
 
-void ScsiTarget::attach_nexus(NexusId nexus) {
-    for (auto& [number, unit] : luns_) unit->attach_nexus(nexus);
+void ScsiTarget::attach_nexus(NexusId nexus, const NexusIdentity& identity) {
+    for (auto& [number, unit] : luns_) unit->attach_nexus(nexus, identity);
 }
 
 void ScsiTarget::detach_nexus(NexusId nexus) {

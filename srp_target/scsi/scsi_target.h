@@ -20,7 +20,8 @@ public:
     LogicalUnit* find(std::uint16_t lun) const noexcept;
     const std::map<std::uint16_t, std::shared_ptr<LogicalUnit>>& luns() const noexcept { return luns_; }
 
-    void attach_nexus(NexusId nexus);
+    // identity: the transport's lasting name for the nexus (nexus_identity.h).
+    void attach_nexus(NexusId nexus, const NexusIdentity& identity);
     void detach_nexus(NexusId nexus);
     // True when a persistent reservation registration names the nexus on any LU.
     bool holds_registration(NexusId nexus) const;

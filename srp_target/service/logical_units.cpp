@@ -42,6 +42,7 @@ std::vector<ConfiguredLun> build_logical_units(const TargetConfig& config) {
         unit.block_size = lun.block_size;
         unit.serial = lun.serial;  // an explicit serial= wins for VPD 0x80; the NAA follows the UUID
         unit.uuid = identities.identity(identity_key(*backstore, lun.number));
+        unit.aptpl_file = aptpl_file(config.state_dir, *unit.uuid);
         luns.push_back({lun.number, std::make_shared<LogicalUnit>(std::move(backstore), unit)});
     }
     refuse_duplicate_identities(luns);

@@ -125,6 +125,14 @@ std::string identity_key(const Backstore& backstore, std::uint16_t lun) {
     return std::filesystem::absolute(backstore.path(), ec).lexically_normal().string();
 }
 
+std::filesystem::path aptpl_file(const std::filesystem::path& state_dir, const LuUuid& uuid) {
+    const auto dir = state_dir / "aptpl";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail(dir, "cannot create", ec.value());
+    return dir / (format_uuid(uuid) + ".pr");
+}
+
 std::string format_uuid(const LuUuid& uuid) {
     char text[37];
     ::uuid_unparse_lower(uuid.data(), text);

@@ -9,6 +9,7 @@
 // canonical path, or "anonymous-lun-<N>" for anonymous memory.
 // Errors (directory not creatable, file not writable or corrupt) throw
 // ConfigError naming --state-dir. Not thread safe: used during setup.
+// The same directory holds each unit's APTPL state (aptpl_file below).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,13 @@ private:
 
 // The identity key of a LUN's backstore (see above).
 std::string identity_key(const Backstore& backstore, std::uint16_t lun);
+
+// Where the unit with this identity keeps its persistent reservations while
+// APTPL is active: <state-dir>/aptpl/<uuid>.pr (format in
+// srp_target/scsi/pr_state_file.h). Keyed by the UUID, so the state follows
+// the identity: a unit given a new identity is a new disk to initiators and
+// starts without reservations. Creates the directory; ConfigError if it cannot.
+std::filesystem::path aptpl_file(const std::filesystem::path& state_dir, const LuUuid& uuid);
 
 std::string format_uuid(const LuUuid& uuid);
 

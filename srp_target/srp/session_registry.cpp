@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "srp_target/srp/srp_nexus_identity.h"
+
 namespace srp::target {
 
 std::uint32_t SessionRegistry::channel_count(const wire::PortId& initiator, const wire::PortId& target_port) const {
@@ -49,7 +51,8 @@ SessionRegistry::Attached SessionRegistry::attach(const wire::PortId& initiator,
     nexus.channels.push_back(channel);
     if (first) {
         std::erase(departed_, key);
-        target_.attach_nexus(nexus.id);  // under the lock: ordered against a concurrent last detach
+        // Under the lock: ordered against a concurrent last detach.
+        target_.attach_nexus(nexus.id, srp_nexus_identity(initiator, target_port));
     }
     return Attached{nexus.id, terminated};
 }

@@ -1,7 +1,8 @@
 // I_T nexuses and their channels (SRP r16a 4.6 multichannel). A nexus is
 // (initiator port id, target port id); its NexusId stays stable while the
-// nexus is remembered, so persistent reservation registrations survive a
-// re-login and a returning nexus gets I_T NEXUS LOSS OCCURRED.
+// nexus is remembered, so a returning nexus gets I_T NEXUS LOSS OCCURRED.
+// The engine learns the nexus's lasting name at attach (srp_nexus_identity),
+// which persistent reservations are bound to.
 // Memory is bounded: of the nexuses with no channel left, the registry
 // remembers the most recent kRememberedDepartedNexuses (and every one that
 // still holds a persistent reservation registration) and forgets the rest.

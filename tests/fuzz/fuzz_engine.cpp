@@ -24,7 +24,7 @@ struct Fixture {
         std::filesystem::remove(file);
         auto io = std::make_unique<target::Backstore>(target::BackstoreConfig{file, 1u << 20, false});
         scsi.add_lun(1, std::make_shared<target::LogicalUnit>(std::move(io), target::LogicalUnitConfig{}));
-        scsi.attach_nexus(1);
+        scsi.attach_nexus(1, target::NexusIdentity{{0x04, 0x00, 0x01}, {0x01}});
     }
     ~Fixture() { std::filesystem::remove(file); }
 };

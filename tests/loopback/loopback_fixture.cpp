@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "srp_target/srp/srp_nexus_identity.h"
+
 namespace srp::test {
 
 namespace {
@@ -50,7 +52,9 @@ std::shared_ptr<target::LogicalUnit> LoopbackTarget::add_io_lun(std::uint16_t nu
     config.serial = "IOLUN" + std::to_string(number);
     auto lu = std::make_shared<target::LogicalUnit>(std::move(store), config);
     scsi.add_lun(number, lu);
-    lu->attach_nexus(link(0).channel->nexus());
+    wire::PortId initiator_port{};
+    initiator_port[15] = initiators_.front();
+    lu->attach_nexus(link(0).channel->nexus(), target::srp_nexus_identity(initiator_port, wire::PortId{}));
     const std::uint8_t tur[16] = {};  // consume the power-on unit attention
     link(0).command(tur, false, 0, 0, number);
     auto ua = link(0).response();

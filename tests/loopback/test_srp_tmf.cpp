@@ -1,6 +1,7 @@
 // Task management over the loopback fabric: all five functions, their
 // response codes, aborts of commands whose RDMA is still in flight.
 #include "common/scsi/cdb.h"
+#include "srp_target/srp/srp_nexus_identity.h"
 #include "tests/loopback/loopback_fixture.h"
 
 using namespace srp;
@@ -66,7 +67,7 @@ TEST_CASE("CLEAR TASK SET completes", "[loopback][tmf]") {
 
 TEST_CASE("LOGICAL UNIT RESET completes and raises a unit attention on the other nexus", "[loopback][tmf]") {
     LoopbackTarget t;
-    t.scsi.attach_nexus(99);
+    t.scsi.attach_nexus(99, target::srp_nexus_identity(wire::PortId{0x99}, wire::PortId{}));
     auto& l = t.link();
     l.tmf(0x08, 0);
     CHECK(tmf_code(*l.response()) == 0x00);

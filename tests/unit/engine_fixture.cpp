@@ -11,7 +11,8 @@
 
 namespace srp::test {
 
-Engine::Engine(std::uint32_t block_size, std::uint64_t blocks, bool read_only, Medium kind) {
+Engine::Engine(std::uint32_t block_size, std::uint64_t blocks, bool read_only, Medium kind,
+               std::filesystem::path aptpl_file) {
     path = dir.file("lun0");
     if (read_only) {
         target::Backstore create(
@@ -31,10 +32,11 @@ Engine::Engine(std::uint32_t block_size, std::uint64_t blocks, bool read_only, M
     target::LogicalUnitConfig config;
     config.block_size = block_size;
     config.serial = "TESTSERIAL01";
+    config.aptpl_file = std::move(aptpl_file);
     unit = std::make_shared<target::LogicalUnit>(std::move(store), config);
     target.add_lun(0, unit);
-    target.attach_nexus(kNexus);
-    target.attach_nexus(kOtherNexus);
+    target.attach_nexus(kNexus, nexus_identity(kNexus));
+    target.attach_nexus(kOtherNexus, nexus_identity(kOtherNexus));
     // Consume the power-on unit attention so tests start clean.
     for (auto nexus : {kNexus, kOtherNexus}) {
         auto r = run(hex("00 00 00 00 00 00"), {}, nexus);
@@ -105,6 +107,15 @@ void Engine::flip_byte(std::uint64_t offset) {
     REQUIRE(fd >= 0);
     REQUIRE(::pwrite(fd, byte.data(), 1, static_cast<off_t>(offset)) == 1);
     ::close(fd);
+}
+
+target::NexusIdentity nexus_identity(target::NexusId n) {
+    target::NexusIdentity identity;
+    identity.initiator.assign(24, 0);
+    identity.initiator[0] = 0x04;  // PROTOCOL IDENTIFIER: SRP
+    for (int i = 0; i < 8; ++i) identity.initiator[23 - i] = static_cast<std::uint8_t>(n >> (8 * i));
+    identity.target_port.assign(16, 0);
+    return identity;
 }
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,8 +42,9 @@ public:
     static constexpr target::NexusId kNexus = 1;
     static constexpr target::NexusId kOtherNexus = 2;
 
+    // aptpl_file: where the LU keeps persistent reservations (LogicalUnitConfig::aptpl_file).
     explicit Engine(std::uint32_t block_size = 512, std::uint64_t blocks = 2048, bool read_only = false,
-                    Medium kind = Medium::from_environment);
+                    Medium kind = Medium::from_environment, std::filesystem::path aptpl_file = {});
 
     // Runs a command on LUN 0 (or `lun`). expected_out defaults to data_out.size().
     EngineResult run(const std::vector<std::uint8_t>& cdb, const std::vector<std::uint8_t>& data_out = {},
@@ -68,6 +70,10 @@ public:
 };
 
 std::vector<std::uint8_t> pattern(std::size_t bytes, std::uint8_t seed);
+
+// The lasting name tests give nexus n: an SRP TransportID whose initiator
+// port identifier ends in n, through target port 0.
+target::NexusIdentity nexus_identity(target::NexusId n);
 
 // Checks CHECK CONDITION with the sense key and ASC/ASCQ.
 // The result expression is evaluated once: it usually runs a command.

@@ -12,14 +12,14 @@ TEST_CASE("TEST UNIT READY is GOOD", "[engine][control]") {
 
 TEST_CASE("a new nexus gets POWER ON - RESET once", "[engine][ua]") {
     Engine e;
-    e.target.attach_nexus(3);
+    e.target.attach_nexus(3, nexus_identity(3));
     CHECK_SENSE(e.run(hex("00 00 00 00 00 00"), {}, 3), unit_attention, power_on_reset);
     CHECK(e.run(hex("00 00 00 00 00 00"), {}, 3).status == Status::good);
 }
 
 TEST_CASE("INQUIRY and REPORT LUNS do not report or clear a unit attention", "[engine][ua]") {
     Engine e;
-    e.target.attach_nexus(3);
+    e.target.attach_nexus(3, nexus_identity(3));
     CHECK(e.run(hex("12 00 00 00 24 00"), {}, 3).status == Status::good);
     CHECK(e.run(hex("a0 00 00 00 00 00 00 00 01 00 00 00"), {}, 3).status == Status::good);
     CHECK_SENSE(e.run(hex("00 00 00 00 00 00"), {}, 3), unit_attention, power_on_reset);
@@ -27,7 +27,7 @@ TEST_CASE("INQUIRY and REPORT LUNS do not report or clear a unit attention", "[e
 
 TEST_CASE("REQUEST SENSE returns and clears a pending unit attention", "[engine][ua]") {
     Engine e;
-    e.target.attach_nexus(3);
+    e.target.attach_nexus(3, nexus_identity(3));
     auto r = e.run(hex("03 00 00 00 12 00"), {}, 3);
     CHECK(r.status == Status::good);
     CHECK(to_hex(r.data) == "70 00 06 00 00 00 00 0a 00 00 00 00 29 00 00 00 00 00");
@@ -55,7 +55,7 @@ TEST_CASE("logical unit reset raises a unit attention on the other nexus only", 
 
 TEST_CASE("a detached nexus forgets its unit attentions", "[engine][ua]") {
     Engine e;
-    e.target.attach_nexus(3);
+    e.target.attach_nexus(3, nexus_identity(3));
     e.target.detach_nexus(3);
     CHECK(e.run(hex("00 00 00 00 00 00"), {}, 3).status == Status::good);
 }
@@ -63,7 +63,7 @@ TEST_CASE("a detached nexus forgets its unit attentions", "[engine][ua]") {
 TEST_CASE("a nexus that logs in again gets I_T NEXUS LOSS OCCURRED", "[engine][ua]") {
     Engine e;
     e.target.detach_nexus(Engine::kOtherNexus);
-    e.target.attach_nexus(Engine::kOtherNexus);
+    e.target.attach_nexus(Engine::kOtherNexus, nexus_identity(Engine::kOtherNexus));
     CHECK_SENSE(e.run(hex("00 00 00 00 00 00"), {}, Engine::kOtherNexus), unit_attention, i_t_nexus_loss_occurred);
     CHECK(e.run(hex("00 00 00 00 00 00"), {}, Engine::kOtherNexus).status == Status::good);
 }

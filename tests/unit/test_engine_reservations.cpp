@@ -276,3 +276,18 @@ TEST_CASE("PR: preempt with one's own key keeps the registration (fuzz_engine cr
     CHECK(r.data[21] == 1);
     CHECK(to_hex(pr_in(e, 0).data) == "00 00 00 02 00 00 00 08 00 00 00 00 00 00 00 aa");  // register, preempt
 }
+
+TEST_CASE("PR: a nexus that returns under a new NexusId keeps its registration", "[engine][pr]") {
+    // Registrations are bound to the nexus's identity, not to the id a login got.
+    Engine e;
+    const auto x = nexus_identity(0x55);
+    e.target.attach_nexus(30, x);
+    (void)e.run(hex("00 00 00 00 00 00"), {}, 30);  // POWER ON
+    REQUIRE(pr_out(e, 30, 0, 0, 0xaa).status == Status::good);
+    e.target.detach_nexus(30);
+    e.target.forget_nexus(30);
+    e.target.attach_nexus(31, x);
+    (void)e.run(hex("00 00 00 00 00 00"), {}, 31);  // POWER ON: id 31 is new to the unit
+    CHECK(pr_out(e, 31, 1, 0xaa, 0, 1).status == Status::good);
+    CHECK(e.run(kWrite, std::vector<std::uint8_t>(512), A).status == Status::reservation_conflict);
+}
