@@ -1,4 +1,8 @@
 // IUs of the wrong length or of an unknown type (SRP r16a 5, 6.8, 6.7).
+#include <algorithm>
+#include <cstddef>
+
+#include "common/wire/iu_encode.h"
 #include "tests/hostile/hostile.h"
 
 namespace srp::hostile {
@@ -121,6 +125,71 @@ CaseResult longer_than_negotiated(Context& ctx) {
     return pass(outcome);
 }
 
+// ADDITIONAL CDB LENGTH that lies: not a multiple of 4 (SRP r16a 6.8
+// counts 4-byte words), or more CDB bytes than the IU carries.
+CaseResult additional_cdb(Context& ctx, std::uint8_t add_cdb_len, const std::string& log, const std::string& what) {
+    auto o = open_channel(ctx);
+    if (!o) return failure(o.error());
+    auto& ch = *o->channel;
+    const auto tag = ch.next_tag();
+    auto iu = make_cmd({.tag = tag, .cdb = test_unit_ready(), .total_bytes = 64});
+    iu[offsetof(wire::CmdHeader, add_cdb_len)] = add_cdb_len;
+    ch.send(iu);
+    auto r = await_reply(ch, tag);
+    if (!r) return failure(what + ": " + r.error());
+    if (auto e = expect_sense(*r, SenseKey::illegal_request, kInvalidFieldInIu); !e.empty()) return failure(what + ": " + e);
+    std::string outcome = describe(*r) + " for " + what;
+    if (auto e = expect_log(ctx, *o, {"SRP_CMD rejected", log}, &outcome); !e.empty()) return failure(e);
+    return pass(outcome);
+}
+CaseResult additional_cdb_odd(Context& ctx) {
+    return additional_cdb(ctx, 6, "not a multiple of 4", "ADDITIONAL CDB LENGTH 6");
+}
+CaseResult additional_cdb_beyond(Context& ctx) {
+    return additional_cdb(ctx, 252, "additional CDB beyond the IU", "ADDITIONAL CDB LENGTH 252 in a 64-byte IU");
+}
+
+CaseResult unsolicited_responses(Context& ctx) {
+    // SRP_CRED_RSP and SRP_AER_RSP answer target requests and use no
+    // credit (SRP r16a 5.5); this target never sends those requests, so
+    // these are spurious: ignored, and no credit comes back for them.
+    auto o = open_channel(ctx);
+    if (!o) return failure(o.error());
+    auto& ch = *o->channel;
+    const auto cred = wire::make_iu<wire::CredRsp>(wire::Opcode::cred_rsp);
+    const auto aer = wire::make_iu<wire::AerRsp>(wire::Opcode::aer_rsp);
+    ch.send(wire::iu_bytes(cred));
+    ch.send(wire::iu_bytes(aer));
+    if (auto early = ch.receive(std::chrono::milliseconds(500))) return failure("the target answered a spurious response");
+    const auto tag = ch.next_tag();
+    ch.send(make_cmd({.tag = tag, .cdb = test_unit_ready()}));
+    auto r = await_reply(ch, tag);
+    if (!r) return failure("TEST UNIT READY afterwards: " + r.error());
+    if (auto e = expect_good(*r); !e.empty()) return failure(e);
+    if (r->credits() != 1) return failure("req_lim_delta " + std::to_string(r->credits()) + ", expected 1");
+    return pass("SRP_CRED_RSP and SRP_AER_RSP nobody asked for are ignored; the next SRP_RSP returns req_lim_delta 1");
+}
+
+CaseResult unknown_lun(Context& ctx) {
+    auto o = open_channel(ctx);
+    if (!o) return failure(o.error());
+    auto& ch = *o->channel;
+    std::fill(ch.data().begin(), ch.data().end(), 0x5A);
+    const auto tag = ch.next_tag();
+    ch.send(make_cmd({.tag = tag,
+                      .cdb = read16(0, 8),
+                      .buf_fmt = 0x01,
+                      .descriptors = direct(ch.descriptor(0, 4096)),
+                      .lun = 200}));
+    auto r = await_reply(ch, tag);
+    if (!r) return failure("READ of LUN 200: " + r.error());
+    // SPC-4 / SAM-5: LOGICAL UNIT NOT SUPPORTED.
+    if (auto e = expect_sense(*r, SenseKey::illegal_request, 0x2500); !e.empty()) return failure("READ of LUN 200: " + e);
+    if (std::any_of(ch.data().begin(), ch.data().end(), [](std::uint8_t b) { return b != 0x5A; }))
+        return failure("READ of LUN 200: data was written into our buffer");
+    return pass(describe(*r) + " for a READ of LUN 200 (no such LUN), no data moved");
+}
+
 constexpr Case kCases[] = {
     {"iu_empty", empty_iu},
     {"iu_tagless_cmd", tagless_cmd},
@@ -129,6 +198,10 @@ constexpr Case kCases[] = {
     {"iu_padded_cmd", padded_cmd},
     {"iu_longer_than_it_iu_len", longer_than_negotiated},
     {"iu_unknown_opcodes", unknown_opcodes},
+    {"iu_unsolicited_responses", unsolicited_responses},
+    {"iu_additional_cdb_length_odd", additional_cdb_odd},
+    {"iu_additional_cdb_beyond_iu", additional_cdb_beyond},
+    {"iu_unknown_lun", unknown_lun},
 };
 
 }  // namespace
