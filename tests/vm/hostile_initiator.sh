@@ -87,7 +87,9 @@ done > $REGIONS
 cat $REGIONS
 grep -q "^backstore " $REGIONS && grep -q "^receive_ring " $REGIONS && grep -q "^response_buffers " $REGIONS ||
 	fail "rdma resource show mr lists no backstore, receive ring or response buffers of srp_target"
-ok "$(wc -l < $REGIONS) target memory regions listed"
+qps=$(rdma resource show qp | grep -c "comm srp_target")
+[ "$qps" -ge 1 ] || fail "rdma resource show qp lists no queue pair of srp_target while ib_srp is logged in"
+ok "$(wc -l < $REGIONS) target memory regions and $qps queue pairs listed"
 
 vm_step "hostile initiator"
 $HOSTILE --address "$RDMA_IP" --port $PORT --id-ext "$GUID" --target-log $LOG --regions $REGIONS "$@" | tee /tmp/hostile.out
@@ -107,8 +109,21 @@ ok "fio randwrite verify=crc32c on ib_srp: $status while the hostile cases ran"
   "$(dd if=$FILE bs=1M skip=32 count=32 status=none | md5sum)" ] || fail "ib_srp reads of the second half differ from the file"
 ok "ib_srp still reads the LUN (second half matches the backing file)"
 srp_logout
+# Every channel, hostile or not, is gone: no queue pair of the target is
+# left and its only memory region is the backstore (no leaked registration).
+for _ in $(seq 50); do
+	mrs=$(rdma resource show mr | grep -c "comm srp_target")
+	qps=$(rdma resource show qp | grep -c "comm srp_target")
+	[ "$mrs" -eq 1 ] && [ "$qps" -eq 0 ] && break
+	sleep 0.1
+done
+[ "$mrs" -eq 1 ] && [ "$qps" -eq 0 ] || fail "after every logout the target still has $mrs memory regions and $qps queue pairs"
 kill -USR1 $TARGET_PID; sleep 0.5
-echo "info: $(grep 'stats:' $LOG | tail -1)"
+stats=$(grep 'stats:' $LOG | tail -1)
+echo "info: $stats"
+echo "$stats" | grep -q "0 nexus(es), 0 channel(s); logins \([0-9]*\) rejected [0-9]* closed \1;" ||
+	fail "logins and closed channels differ"
+ok "no channel left: 1 memory region (the backstore), no queue pair, every login closed"
 kill -TERM $TARGET_PID; wait $TARGET_PID
 rc=$?
 [ $rc -eq 0 ] || fail "target exit status $rc after SIGTERM"
