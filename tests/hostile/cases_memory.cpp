@@ -76,7 +76,7 @@ std::string tally(const std::vector<std::string>& statuses) {
 }
 
 CaseResult regions_local_only(Context& ctx) {
-    if (ctx.regions.empty() || !backstore(ctx)) return failure("no sniffed regions (--regions) with a backstore");
+    if (ctx.regions.empty() || !backstore(ctx)) return skip("no target regions given (--regions) with a backstore");
     auto o = open_channel(ctx, {}, {.send_slots = 4, .receive_slots = 8, .data_bytes = 4096}, false);
     if (!o) return failure(o.error());
     // Positive control: our own data region has remote access, so rxe gave it an rkey.
@@ -95,7 +95,7 @@ CaseResult regions_local_only(Context& ctx) {
 }
 
 CaseResult sniffed(Context& ctx, Op op) {
-    if (ctx.regions.empty()) return failure("no sniffed regions (--regions)");
+    if (ctx.regions.empty()) return skip("no target regions given (--regions)");
     std::vector<std::string> statuses;
     for (const auto& r : ctx.regions) {
         std::vector<std::uint32_t> keys{r.lkey};
@@ -118,7 +118,7 @@ CaseResult sniffed_write(Context& ctx) {
 
 CaseResult guessed(Context& ctx) {
     const SniffedRegion* store = backstore(ctx);
-    if (!store) return failure("no sniffed backstore address (--regions)");
+    if (!store) return skip("no target backstore given (--regions)");
     struct Guess {
         std::string name;
         std::function<std::uint32_t(RawChannel&)> key;

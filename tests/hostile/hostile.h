@@ -59,6 +59,7 @@ struct Context {
 struct CaseResult {
     bool ok = true;
     std::string outcome;  // what happened (ok) or what went wrong (failure)
+    bool skipped = false;  // could not run here (outcome says why); not a failure
 };
 
 struct Case {
@@ -78,6 +79,7 @@ std::span<const Case> memory_cases();      // cases_memory.cpp: RDMA against the
 
 CaseResult pass(std::string outcome);
 CaseResult failure(std::string why);
+CaseResult skip(std::string why);
 
 struct Opened {
     std::unique_ptr<RawChannel> channel;

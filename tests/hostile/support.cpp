@@ -40,6 +40,7 @@ CaseResult pass(std::string outcome) {
 CaseResult failure(std::string why) {
     return {false, std::move(why)};
 }
+CaseResult skip(std::string why) { return {true, std::move(why), true}; }
 
 std::expected<Opened, std::string> open_channel(Context& ctx, RawLogin login, RawOptions options, bool clear_ua) {
     Opened o;

@@ -95,6 +95,7 @@ vm_step "hostile initiator"
 $HOSTILE --address "$RDMA_IP" --port $PORT --id-ext "$GUID" --target-log $LOG --regions $REGIONS "$@" | tee /tmp/hostile.out
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || fail "hostile initiator exit status $rc ($(grep -c '^FAIL' /tmp/hostile.out) case(s) failed)"
+grep -q '^skip:' /tmp/hostile.out && fail "hostile cases skipped"
 ok "every hostile case: $(tail -1 /tmp/hostile.out)"
 
 vm_step "fio under attack, the target afterwards"
