@@ -31,10 +31,12 @@ void Channel::handle_tmf(Request& r, std::span<const std::uint8_t> iu) {
     auto tmf = wire::parse_tsk_mgmt(iu);
     if (!tmf) {
         ++stats_.protocol_errors;
-        if (iu.size() < 16) {
+        if (iu.size() < 16) {  // no tag to answer to: drop it, give the credit back later
+            spdlog::warn("[{}] SRP_TSK_MGMT of {} bytes dropped", params_.name, iu.size());
             ++pending_credits_;
             return release(r);
         }
+        spdlog::warn("[{}] SRP_TSK_MGMT of {} bytes: REQUEST FIELDS INVALID", params_.name, iu.size());
         r.tmf_response = TaskManagementResponse::fields_invalid;
         return respond_tmf(r);
     }

@@ -39,10 +39,17 @@ LoginDecision evaluate_login(const LoginRequest& request, const LoginPolicy& pol
     d.parsed = true;
     const auto& req = *parsed;
     const std::uint32_t it_iu_len = req.req_it_iu_len.value();
-    if (it_iu_len > policy.max_it_iu_len || it_iu_len < kMinItIuLen)
+    if (it_iu_len > policy.max_it_iu_len)
         return reject(d, LoginRejectReason::it_iu_length_too_large,
-                      "requested it_iu_len " + std::to_string(it_iu_len) + " outside [" +
-                          std::to_string(kMinItIuLen) + ", " + std::to_string(policy.max_it_iu_len) + "]");
+                      "requested it_iu_len " + std::to_string(it_iu_len) + " above the maximum " +
+                          std::to_string(policy.max_it_iu_len));
+    // SRP r16a 6.2: at least 64. Table 13 has a reason for "too large" only;
+    // a length below the minimum is an invalid request: "unable to establish
+    // the RDMA channel, no reason specified" (LIO and SCST say "too large").
+    if (it_iu_len < kMinItIuLen)
+        return reject(d, LoginRejectReason::unable_to_establish_channel,
+                      "requested it_iu_len " + std::to_string(it_iu_len) + " below the minimum " +
+                          std::to_string(kMinItIuLen));
     if ((req.req_buf_fmt.value() & (wire::kBufFmtDirect | wire::kBufFmtIndirect)) == 0)
         return reject(d, LoginRejectReason::unsupported_descriptor_format,
                       "requested buffer formats 0x" + std::to_string(req.req_buf_fmt.value()) +
