@@ -8,6 +8,8 @@
 #      reconnects by itself, writing resumes, and every write acknowledged
 #      before or after the kill reads back intact (memory LUN on tmpfs and
 #      an io_uring LUN on a memory-backed null_blk);
+#  (f) a persistent reservation registered with APTPL survives the kill and
+#      restart, and stays bound to the initiator that logs in again;
 #  (e) SIGTERM under fio load: SRP_T_LOGOUT on every channel, exit 0 within
 #      a bounded time; fio ends (fast_io_fail_tmo) instead of hanging, and
 #      the device works again once the target is back.
@@ -102,6 +104,15 @@ for _ in $(seq 50); do lun_dev $DEV 1 >/dev/null && break; sleep 0.2; done
 D0=$(lun_dev $DEV 0) && D1=$(lun_dev $DEV 1) || fail "LUN devices"
 ok "LUN 0 $D0, LUN 1 $D1"
 
+vm_step "(f) a persistent reservation with APTPL, before the kill"
+KEY=0x5352505450544c31
+sg_persist --out --register --param-sark=$KEY --param-aptpl $D0 > /tmp/pr.log 2>&1 || { cat /tmp/pr.log; fail "PR OUT REGISTER APTPL"; }
+sg_persist --out --reserve --param-rk=$KEY --prout-type=1 $D0 >> /tmp/pr.log 2>&1 || { cat /tmp/pr.log; fail "PR OUT RESERVE"; }
+sg_persist --in --report-capabilities $D0 | grep -q "Persist Through Power Loss Active(PTPL_A): 1" ||
+	{ sg_persist --in --report-capabilities $D0; fail "PTPL_A not set"; }
+ls /tmp/srp_target-state/aptpl/*.pr > /dev/null || fail "no APTPL state file"
+ok "registered $KEY with APTPL and reserved LUN 0 Write Exclusive; state in $(ls /tmp/srp_target-state/aptpl/)"
+
 vm_step "(a) SIGKILL of srp_target during O_DSYNC writes, restart, reconnect"
 python3 $TOOLS/durable_writes.py write $D0 /tmp/acked0 16 > /tmp/w0.out 2>&1 &
 W0=$!
@@ -121,6 +132,13 @@ total=$(( $(wc -l < /tmp/acked0) + $(wc -l < /tmp/acked1) ))
 python3 $TOOLS/durable_writes.py check $D0 /tmp/acked0 || fail "acknowledged writes lost on the memory LUN"
 python3 $TOOLS/durable_writes.py check $D1 /tmp/acked1 || fail "acknowledged writes lost on the io_uring LUN"
 ok "ib_srp reconnected after the restart; $total acknowledged writes ($at_kill before the kill) all intact"
+# The writes after the restart already needed the reservation to follow the
+# returning initiator (Write Exclusive: only the holder may write).
+sg_persist --in --read-keys $D0 | grep -qi "$KEY" || { sg_persist --in --read-keys $D0; fail "registration lost in the restart"; }
+sg_persist --in --read-reservation $D0 > /tmp/prin.log 2>&1
+grep -qi "Key=$KEY" /tmp/prin.log && grep -q "Write Exclusive" /tmp/prin.log || { cat /tmp/prin.log; fail "reservation lost in the restart"; }
+sg_persist --out --clear --param-rk=$KEY $D0 > /dev/null 2>&1 || fail "PR OUT CLEAR"
+ok "(f) the APTPL registration and the Write Exclusive reservation survived SIGKILL and restart, bound to the returning ib_srp"
 
 vm_step "(e) SIGTERM under fio load: SRP_T_LOGOUT, bounded exit, no hang"
 fio --name=load --filename=$D0 --rw=randwrite --bs=4k --iodepth=16 --ioengine=libaio --direct=1 \
