@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -75,7 +76,11 @@ std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> ClientConnectio
         if (int rc = ::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &info); rc != 0)
             return std::unexpected(ConnectFailure{ConnectFailure::Kind::unreachable,
                                                   "cannot resolve " + host + ": " + gai_strerror(rc), {}});
-        const int resolved = rdma_resolve_addr(id.get(), nullptr, info->ai_addr, static_cast<int>(timeout.count()));
+        // The kernel gets half the time we wait: when it misses the ARP
+        // reply's update, it looks at the neighbour table again only at its
+        // own timeout, and that late success must still find us waiting.
+        const int kernel_ms = static_cast<int>(std::max<std::int64_t>(100, timeout.count() / 2));
+        const int resolved = rdma_resolve_addr(id.get(), nullptr, info->ai_addr, kernel_ms);
         const int resolve_errno = errno;
         ::freeaddrinfo(info);
         if (resolved != 0)
@@ -83,7 +88,7 @@ std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> ClientConnectio
                                                   errno_text("rdma_resolve_addr " + host, resolve_errno), {}});
         if (auto e = expect_event(c->channel_.get(), RDMA_CM_EVENT_ADDR_RESOLVED, timeout, "resolving " + host); !e)
             return std::unexpected(e.error());
-        if (rdma_resolve_route(id.get(), static_cast<int>(timeout.count())) != 0)
+        if (rdma_resolve_route(id.get(), kernel_ms) != 0)
             return std::unexpected(ConnectFailure{ConnectFailure::Kind::unreachable, errno_text("rdma_resolve_route", errno), {}});
         if (auto e = expect_event(c->channel_.get(), RDMA_CM_EVENT_ROUTE_RESOLVED, timeout, "route to " + host); !e)
             return std::unexpected(e.error());
