@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -137,13 +138,26 @@ LoginPolicy TargetService::policy_for(const rdma::RdmaDevice& device) const {
 }
 
 void TargetService::log_login_hints() const {
+    // A fixed listen address belongs to one device: hint only for that one
+    // (the others' GUIDs would name a target port that address never reaches),
+    // unless no device reports owning it (then every device, as before).
+    auto owns = [](const rdma::RdmaDevice& device, const std::string& host) {
+        const auto addresses = device.addresses();
+        return std::find(addresses.begin(), addresses.end(), host) != addresses.end();
+    };
     for (const auto& device : devices_->devices()) {
         const auto policy = policy_for(*device);
         const std::string id_ext = format_port_id(policy.target_port_id).substr(0, 16);
         const std::string ioc_guid = format_port_id(policy.target_port_id).substr(16);
         for (const auto& listen : config_.listen) {
             std::vector<std::string> hosts{listen.host};
-            if (listen.host == "0.0.0.0" || listen.host == "::") hosts = device->addresses();
+            if (listen.host == "0.0.0.0" || listen.host == "::") {
+                hosts = device->addresses();
+            } else if (!owns(*device, listen.host) &&
+                       std::any_of(devices_->devices().begin(), devices_->devices().end(),
+                                   [&](const auto& d) { return owns(*d, listen.host); })) {
+                continue;
+            }
             for (const auto& host : hosts)
                 spdlog::info("listening on {} {}:{}; connect the kernel initiator with: echo id_ext={},ioc_guid={},dest={}:{} "
                              "> /sys/class/infiniband_srp/srp-{}-1/add_target",

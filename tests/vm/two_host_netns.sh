@@ -153,6 +153,7 @@ for _ in $(seq 200); do
 done
 grep -q "srp_target ready" $LOG || fail "target did not start"
 grep -q "listening on rxeT $T_IP:$PORT; .*echo id_ext=$T_GUID,ioc_guid=$T_GUID" $LOG || fail "no add_target hint for rxeT"
+grep -q "listening on rxeI" $LOG && fail "an add_target hint for rxeI, which does not own $T_IP"
 ok "target listens on $T_IP:$PORT (rxeT), ACL: source address $I_IP"
 # Our initiator's first connect after boot, before any neighbour entry
 # exists: it gives the kernel half of its connect timeout for the address,
