@@ -50,7 +50,7 @@ std::vector<std::string> RdmaDevice::addresses() const {
     return out;
 }
 
-DeviceList::DeviceList(std::size_t pollers) {
+DeviceList::DeviceList(std::size_t pollers) : pollers_(pollers) {
     int count = 0;
     list_ = rdma_get_devices(&count);
     if (list_ == nullptr) throw_verb_error("rdma_get_devices", errno);
@@ -66,6 +66,57 @@ RdmaDevice* DeviceList::find(ibv_context* context) noexcept {
     for (auto& d : devices_)
         if (d->context() == context) return d.get();
     return nullptr;
+}
+
+namespace {
+std::vector<std::string> listed_device_names() {
+    std::vector<std::string> names;
+    int count = 0;
+    ibv_device** list = ibv_get_device_list(&count);
+    if (list == nullptr) return names;
+    for (int i = 0; i < count; ++i) names.emplace_back(ibv_get_device_name(list[i]));
+    ibv_free_device_list(list);
+    return names;
+}
+}  // namespace
+
+std::vector<RdmaDevice*> DeviceList::vanished() const {
+    const auto listed = listed_device_names();
+    std::vector<RdmaDevice*> out;
+    for (const auto& d : devices_)
+        if (std::find(listed.begin(), listed.end(), d->name()) == listed.end()) out.push_back(d.get());
+    return out;
+}
+
+void DeviceList::release(RdmaDevice* device) {
+    std::erase_if(devices_, [device](const auto& d) { return d.get() == device; });
+}
+
+std::vector<RdmaDevice*> DeviceList::refresh() {
+    std::vector<RdmaDevice*> added;
+    int count = 0;
+    ibv_context** fresh = rdma_get_devices(&count);
+    // librdmacm (rdma-core 44) refuses to sync an empty device list: while
+    // no RDMA device is left it neither lists new ones nor closes a removed
+    // one (its removal waits). Keep our references and try again later.
+    if (fresh == nullptr) return added;
+    const auto listed = listed_device_names();
+    for (int i = 0; i < count; ++i) {
+        // A context librdmacm still hands out for a device being removed
+        // must not be opened again: that would hold the removal up forever.
+        if (find(fresh[i]) != nullptr ||
+            std::find(listed.begin(), listed.end(), device_name(fresh[i])) == listed.end())
+            continue;
+        try {
+            devices_.push_back(std::make_unique<RdmaDevice>(fresh[i], pollers_));
+            added.push_back(devices_.back().get());
+        } catch (const std::system_error& e) {
+            spdlog::error("RDMA device {}: cannot open it: {}", device_name(fresh[i]), e.what());
+        }
+    }
+    if (list_ != nullptr) rdma_free_devices(list_);
+    list_ = fresh;
+    return added;
 }
 
 ConnectRequest::ConnectRequest(rdma_cm_id* id, std::vector<std::uint8_t> private_data, RdmaDevice* device)
@@ -116,6 +167,34 @@ CmListener::CmListener(DeviceList& devices, Handlers handlers)
 }
 
 void CmListener::listen(const std::string& host, std::uint16_t port) {
+    listeners_.push_back(Listening{host, port, bind_and_listen(host, port)});
+}
+
+std::size_t CmListener::drop_listeners_on(ibv_context* context) {
+    std::size_t dropped = 0;
+    for (auto& l : listeners_)
+        if (l.id && l.id->verbs == context) {
+            l.id = CmId();
+            ++dropped;
+        }
+    return dropped;
+}
+
+std::size_t CmListener::relisten() {
+    std::size_t made = 0;
+    for (auto& l : listeners_) {
+        if (l.id) continue;
+        try {
+            l.id = bind_and_listen(l.host, l.port);
+            ++made;
+        } catch (const std::system_error&) {
+            // The address has no RDMA device yet: tried again next time.
+        }
+    }
+    return made;
+}
+
+CmId CmListener::bind_and_listen(const std::string& host, std::uint16_t port) {
     addrinfo hints{};
     hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
     addrinfo* info = nullptr;
@@ -129,7 +208,7 @@ void CmListener::listen(const std::string& host, std::uint16_t port) {
     if (bound != 0) throw std::system_error(bind_errno, std::generic_category(), "rdma_bind_addr " + host + ":" + port_text);
     if (rdma_listen(id.get(), 128) != 0)
         throw std::system_error(errno, std::generic_category(), "rdma_listen " + host + ":" + port_text);
-    listeners_.push_back(std::move(id));
+    return id;
 }
 
 void CmListener::process_events() {

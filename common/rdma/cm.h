@@ -56,7 +56,21 @@ public:
     std::vector<std::unique_ptr<RdmaDevice>>& devices() noexcept { return devices_; }
     RdmaDevice* find(ibv_context* context) noexcept;
 
+    // Hot removal and return of devices (`rdma link delete`, a driver
+    // unbind, a new port). The kernel lists a device being removed no
+    // more, and completes the removal only once every process closed it:
+    // soft-RoCE cannot take resources away from a process.
+    // Our devices the kernel no longer lists.
+    std::vector<RdmaDevice*> vanished() const;
+    // Destroys one device's PD and notifiers; nothing of it may be in use.
+    void release(RdmaDevice* device);
+    // Opens the devices that appeared since the last call, and hands back
+    // librdmacm's references to released ones (it closes them then).
+    // Returns the new devices.
+    std::vector<RdmaDevice*> refresh();
+
 private:
+    std::size_t pollers_;
     ibv_context** list_ = nullptr;
     std::vector<std::unique_ptr<RdmaDevice>> devices_;
 };
@@ -95,6 +109,12 @@ public:
     CmListener(DeviceList& devices, Handlers handlers);
     // Binds and listens; throws std::system_error naming the address.
     void listen(const std::string& host, std::uint16_t port);
+    // Closes the listeners bound to a device that is going away (a wildcard
+    // listener belongs to no device and stays). Returns how many.
+    std::size_t drop_listeners_on(ibv_context* context);
+    // Listens again on every address whose listener was dropped, where the
+    // address has an RDMA device again. Returns how many it re-created.
+    std::size_t relisten();
     int fd() const noexcept { return channel_->fd; }
     // Handles every pending event without blocking.
     void process_events();
@@ -102,8 +122,14 @@ public:
 private:
     DeviceList& devices_;
     Handlers handlers_;
+    struct Listening {
+        std::string host;
+        std::uint16_t port;
+        CmId id;  // empty while the address has no RDMA device
+    };
+    CmId bind_and_listen(const std::string& host, std::uint16_t port);
     EventChannel channel_;
-    std::vector<CmId> listeners_;
+    std::vector<Listening> listeners_;
 };
 
 }  // namespace srp::rdma

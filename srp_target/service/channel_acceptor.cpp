@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/wire/iu_parse.h"
@@ -83,7 +84,7 @@ void ChannelAcceptor::on_connect_request(IncomingLogin& request, const LoginPoli
         control = std::make_shared<ChannelControl>([owner] { owner->wake(); });
         {
             std::lock_guard lock(mutex_);
-            tokens_[token] = Open{control, source};  // on_channel_closed releases the slot by it
+            tokens_[token] = Open{control, source, request.device_name()};  // on_channel_closed releases the slot by it
         }
         const NexusId nexus = registry_.nexus_id(decision.request.initiator_port_id, decision.request.target_port_id);
         const ChannelQueueDepths depths{policy.queue_depth * 4 + kMaxDescriptorsPerCommand + 8, policy.queue_depth, 16};
@@ -166,6 +167,19 @@ void ChannelAcceptor::disconnect_all(const char* reason) {
     std::lock_guard lock(mutex_);
     for (auto& [token, open] : tokens_)
         if (auto control = open.control.lock()) control->request_disconnect(reason);
+}
+
+void ChannelAcceptor::disconnect_device(const std::string& device, const char* reason) {
+    std::lock_guard lock(mutex_);
+    for (auto& [token, open] : tokens_)
+        if (open.device == device)
+            if (auto control = open.control.lock()) control->request_disconnect(reason);
+}
+
+std::size_t ChannelAcceptor::channels_on(const std::string& device) const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(tokens_.begin(), tokens_.end(), [&](const auto& t) { return t.second.device == device; }));
 }
 
 void ChannelAcceptor::logout_all(wire::TargetLogoutReason reason) {

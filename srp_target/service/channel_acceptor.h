@@ -51,6 +51,10 @@ public:
     // From the poller, after the channel drained and before it is destroyed.
     void on_channel_closed(Channel& channel);
     void disconnect_all(const char* reason);
+    // The channels on one RDMA device (device_name() of their logins):
+    // disconnected when the device goes away, counted until they are freed.
+    void disconnect_device(const std::string& device, const char* reason);
+    std::size_t channels_on(const std::string& device) const;
     // Shutdown: refuses new logins from now on and asks every channel to
     // log out gracefully (SRP_T_LOGOUT after its commands in flight).
     void logout_all(wire::TargetLogoutReason reason);
@@ -60,6 +64,7 @@ private:
     struct Open {
         std::weak_ptr<ChannelControl> control;
         std::string source;
+        std::string device;
     };
     bool admit(const std::string& source, std::string& why);  // reserves a slot
     void release_slot(const std::string& source);

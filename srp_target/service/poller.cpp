@@ -21,11 +21,29 @@ Poller::~Poller() {
 
 void Poller::add_notifier(fabric::Notifier* notifier) { notifiers_.push_back(notifier); }
 
-void Poller::start() {
+void Poller::rebuild_poll_fds() {
+    poll_fds_.clear();
     poll_fds_.push_back(pollfd{wake_fd_, POLLIN, 0});
     poll_fds_.push_back(pollfd{medium_queue_.event_fd(), POLLIN, 0});
     for (auto* n : notifiers_) poll_fds_.push_back(pollfd{n->fd(), POLLIN, 0});
+}
+
+void Poller::start() {
+    rebuild_poll_fds();
     thread_ = std::thread([this] { run(); });
+}
+
+void Poller::set_notifiers(std::vector<fabric::Notifier*> notifiers) {
+    std::unique_lock lock(inbox_mutex_);
+    if (!thread_.joinable()) {  // not running: nobody else uses them
+        notifiers_ = std::move(notifiers);
+        return;
+    }
+    new_notifiers_ = std::move(notifiers);
+    lock.unlock();
+    wake();
+    lock.lock();
+    notifiers_applied_.wait(lock, [this] { return !new_notifiers_.has_value(); });
 }
 
 void Poller::stop() {
@@ -56,6 +74,12 @@ void Poller::run() {
             std::lock_guard lock(inbox_mutex_);
             for (auto& c : inbox_) channels_st_.push_back(std::move(c));
             inbox_.clear();
+            if (new_notifiers_) {
+                notifiers_ = std::move(*new_notifiers_);
+                new_notifiers_.reset();
+                rebuild_poll_fds();
+                notifiers_applied_.notify_all();
+            }
         }
         std::size_t work = medium_queue_.reap();  // storage completions continue their commands
         for (auto& channel : channels_st_) {
@@ -106,6 +130,12 @@ void Poller::run() {
         for (auto& channel : channels_st_) (void)channel.release();
     }
     channels_st_.clear();
+    std::lock_guard lock(inbox_mutex_);  // a set_notifiers() waiting across stop() is not left hanging
+    if (new_notifiers_) {
+        notifiers_ = std::move(*new_notifiers_);
+        new_notifiers_.reset();
+        notifiers_applied_.notify_all();
+    }
 }
 
 int Poller::idle_spins_before_sleep() noexcept {

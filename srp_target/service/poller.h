@@ -11,9 +11,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +36,10 @@ public:
     Poller& operator=(const Poller&) = delete;
 
     void add_notifier(fabric::Notifier* notifier);  // before start()
+    // Replaces the completion notifiers while running (an RDMA device went
+    // away or came back). Blocks until the poller thread no longer uses the
+    // old set: a removed notifier may be destroyed once this returns.
+    void set_notifiers(std::vector<fabric::Notifier*> notifiers);
     void start();
     void stop();  // joins; channels still present are destroyed
     void adopt(std::unique_ptr<Channel> channel);  // any thread
@@ -60,8 +66,11 @@ private:
     UringQueue medium_queue_;  // outlives channels_st_ (declared before it)
     std::vector<fabric::Notifier*> notifiers_;
     int wake_fd_;
-    std::vector<pollfd> poll_fds_;  // wake_fd_, the ring's eventfd, then one per notifier; fixed at start()
+    std::vector<pollfd> poll_fds_;  // wake_fd_, the ring's eventfd, then one per notifier
+    void rebuild_poll_fds();
     std::mutex inbox_mutex_;
+    std::condition_variable notifiers_applied_;
+    std::optional<std::vector<fabric::Notifier*>> new_notifiers_;  // under inbox_mutex_, applied by run()
     std::vector<std::unique_ptr<Channel>> inbox_;
     std::vector<std::unique_ptr<Channel>> channels_st_;  // poller thread only
     std::atomic<std::size_t> channel_count_{0};

@@ -15,7 +15,6 @@
 #include "common/wire/iu_parse.h"
 #include "srp_target/service/logical_units.h"
 #include "srp_target/service/lu_identity.h"
-#include "srp_target/service/data_path_choice.h"
 
 namespace srp::target {
 
@@ -78,36 +77,11 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
     if (devices_->devices().empty())
         throw std::runtime_error("no RDMA device found (load a driver, or set up soft-RoCE: "
                                  "modprobe rdma_rxe; rdma link add rxe0 type rxe netdev eth0)");
-    for (auto& device : devices_->devices()) {
-        RegisteredBackstores registered;
-        const OdpCapabilities odp{device->odp().supported, device->odp().rc_rdma_read, device->odp().rc_rdma_write};
-        for (const auto& [number, unit] : target_.luns()) {
-            const auto choice = choose_data_path(odp, unit->backstore().is_memory(), unit->backstore().kind());
-            const DataPath path = implemented(choice.path);
-            spdlog::info("{}: LUN {} data path: {} ({}){}", device->name(), number, to_string(path), choice.reason,
-                         path != choice.path ? "; the ODP path is not implemented yet" : "");
-            if (path != DataPath::registered_mapping) continue;  // io backstores move data through bounce memory
-            auto bytes = unit->backstore().bytes();
-            if (bytes.size() > config_.register_backstore_max_bytes) {
-                spdlog::info("{}: LUN {} is larger than --register-backstore-max: bounce buffers", device->name(), number);
-                continue;
-            }
-            // Local access only: no peer can read or write target memory.
-            auto registration = device->domain().register_memory(bytes, false);
-            if (registration) {
-                registered.add(std::move(*registration), unit->backstore());
-                unit->backstore().set_pinned(true);
-            }
-            else spdlog::warn("{}: cannot register LUN {} ({}): bounce buffers", device->name(), number,
-                              registration.error().message());
-        }
-        backstores_.push_back(std::move(registered));
-    }
+    for (auto& device : devices_->devices()) open_device(*device);
     std::vector<Poller*> pollers;
     for (std::uint32_t i = 0; i < config_.pollers; ++i) {
         auto poller = std::make_unique<Poller>("poller" + std::to_string(i),
                                                [this](Channel& c) { acceptor_->on_channel_closed(c); });
-        for (auto& device : devices_->devices()) poller->add_notifier(&device->notifier(i));
         pollers.push_back(poller.get());
         pollers_.push_back(std::move(poller));
     }
@@ -120,6 +94,7 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
                                                   acceptor_->on_event(t, to_connection_event(e));
                                               }});
     for (const auto& address : config_.listen) listener_->listen(address.host, address.port);
+    set_poller_notifiers();
     for (auto& poller : pollers_) poller->start();
 }
 
@@ -169,11 +144,8 @@ void TargetService::log_login_hints() const {
 
 void TargetService::on_connect_request(rdma::ConnectRequest& request) {
     rdma::RdmaDevice& device = *request.device();
-    const std::size_t device_index = static_cast<std::size_t>(
-        std::find_if(devices_->devices().begin(), devices_->devices().end(),
-                     [&](const auto& d) { return d.get() == &device; }) - devices_->devices().begin());
     VerbsIncomingLogin login(request);
-    acceptor_->on_connect_request(login, policy_for(device), backstores_[device_index]);
+    acceptor_->on_connect_request(login, policy_for(device), backstores_.at(&device));
 }
 
 void TargetService::log_stats() const {
@@ -197,6 +169,7 @@ int TargetService::run() {
     spdlog::info("srp_target ready: {} LUN(s), {} device(s), {} poller(s)", target_.luns().size(),
                  devices_->devices().size(), pollers_.size());
     auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(config_.stats_interval_s);
+    auto next_device_check = std::chrono::steady_clock::now() + kDeviceCheckInterval;
     bool running = true;
     while (running) {
         pollfd fds[2] = {{listener_->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
@@ -209,6 +182,10 @@ int TargetService::run() {
                 spdlog::info("signal {}: shutting down", info.ssi_signo);
                 running = false;
             }
+        }
+        if (running && std::chrono::steady_clock::now() >= next_device_check) {
+            check_devices();
+            next_device_check = std::chrono::steady_clock::now() + kDeviceCheckInterval;
         }
         if (config_.stats_interval_s != 0 && std::chrono::steady_clock::now() >= next_stats) {
             log_stats();

@@ -4,7 +4,11 @@
 // logs statistics periodically and on SIGUSR1.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <set>
+#include <string>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +33,13 @@ public:
 
 private:
     void on_connect_request(rdma::ConnectRequest& request);
+    // RDMA devices that come and go (device_hotplug.cpp).
+    void open_device(rdma::RdmaDevice& device);  // registers the LUNs it can serve zero copy
+    void set_poller_notifiers(const rdma::RdmaDevice* except = nullptr);
+    void check_devices();
+    bool release_device(rdma::RdmaDevice& device);
+    static constexpr std::chrono::seconds kDeviceCheckInterval{1};
+    static constexpr std::chrono::seconds kDeviceReleaseWait{10};
     void log_stats() const;
     void log_login_hints() const;
     void shutdown();
@@ -39,7 +50,9 @@ private:
     TargetStats stats_;
     SessionRegistry registry_{target_};
     std::unique_ptr<rdma::DeviceList> devices_;
-    std::vector<RegisteredBackstores> backstores_;  // per device, same order as devices_
+    // Per device; node-based, so channels may hold a reference while devices come and go.
+    std::map<const rdma::RdmaDevice*, RegisteredBackstores> backstores_;
+    std::set<std::string> releasing_;  // devices whose removal was logged and is under way
     std::vector<std::unique_ptr<Poller>> pollers_;
     std::unique_ptr<ChannelAcceptor> acceptor_;
     std::unique_ptr<rdma::CmListener> listener_;

@@ -45,6 +45,11 @@ public:
     std::size_t channels() const { return poller_->channel_count(); }
     std::size_t open_channels() const { return acceptor_->open_channels(); }
     std::size_t registrations() const { return target_domain_->registration_count(); }
+    // The daemon's steps when an RDMA device goes away (device "loopback").
+    void disconnect_device(const std::string& device) { acceptor_->disconnect_device(device, "test: device removed"); }
+    std::size_t channels_on(const std::string& device) const { return acceptor_->channels_on(device); }
+    void set_notifiers(std::vector<fabric::Notifier*> notifiers) { poller_->set_notifiers(std::move(notifiers)); }
+    fabric::Notifier* notifier() { return notifier_.get(); }
     const target::SessionRegistry& registry() const { return registry_; }
 
 private:

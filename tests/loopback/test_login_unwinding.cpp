@@ -176,3 +176,26 @@ TEST_CASE("1,000 login/logout cycles leave memory, descriptors and registries fl
     CHECK(server.registry().remembered_nexuses() <= target::kRememberedDepartedNexuses);
     CHECK(server.stats.logins == 1100);
 }
+
+TEST_CASE("a removed device's channels are closed and counted until freed; the poller swaps notifiers while running",
+          "[loopback][login][hotplug]") {
+    LoopbackServer server;
+    auto s = Session::login(server.connector(), options_for(1));
+    REQUIRE(s.has_value());
+    REQUIRE(round_trip(**s, 0x44));
+    CHECK(server.channels_on("loopback") == 1);
+    CHECK(server.channels_on("rxe9") == 0);
+    // A device appearing or going away changes the poller's notifiers while
+    // it runs: the channel keeps being served through the swap.
+    server.set_notifiers({});
+    server.set_notifiers({server.notifier()});
+    CHECK(round_trip(**s, 0x55));
+    server.disconnect_device("rxe9");  // another device: nothing happens
+    CHECK(round_trip(**s, 0x66));
+    server.disconnect_device("loopback");
+    for (int i = 0; i < 400 && server.channels_on("loopback") != 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(server.channels_on("loopback") == 0);
+    CHECK(server.channels() == 0);
+    CHECK_FALSE(round_trip(**s, 0x77));  // the session lost its channel
+}

@@ -202,6 +202,46 @@ run bench --mode randrw --runtime 3 --qd 16 -c 2 --no-progress --json || fail "s
 echo "info: bench randrw 4k: $(cat /tmp/out)"
 crossed "srp_initiator bench randrw" $MiB $MiB
 
+vm_step "the target's RDMA device is removed under load and comes back"
+# rxeT goes away while ib_srp (on rxeI, another device) runs fio through it:
+# the target must close those channels and release rxeT in full, or the
+# kernel's removal waits forever (soft-RoCE cannot take resources away from a
+# process). When rxeT returns, the target opens it and listens on its
+# address again, and ib_srp reconnects by itself: no restart anywhere.
+srp_initiator_load reconnect_delay=1 fast_io_fail_tmo=5 dev_loss_tmo=60 || exit 1
+RDMA_DEV=rxeI RDMA_GID0=$I_GID0
+DEV=$(srp_login $T_GUID $T_GUID $T_IP $PORT) || fail "ib_srp login before the removal"
+fio --name=hotplug --filename=$DEV --rw=randwrite --bs=4k --size=8M --iodepth=8 --ioengine=libaio --direct=1 \
+	--time_based --runtime=60 > /tmp/fio-hotplug.log 2>&1 &
+FIO=$!
+sleep 2
+t0=$(date +%s.%N)
+timeout 30 rdma link delete rxeT || fail "rdma link delete rxeT did not complete: the target still holds the device"
+echo "info: rxeT removed in $(echo "$(date +%s.%N) - $t0" | bc) s"
+# The channels close on the CM's DEVICE_REMOVAL events, or when the target
+# notices that the kernel no longer lists the device, whichever is first.
+closed=$(grep -c "closing: RDMA device removed" $LOG)
+[ "$closed" -ge 1 ] || fail "no channel closed for the removal"
+grep -q "RDMA device rxeT released" $LOG || fail "rxeT not released"
+kill -0 $TARGET_PID || fail "the target died with its device"
+ok "rxeT removed under fio: $closed channel(s) closed, the device released by the target"
+rdma link add rxeT type rxe netdev vethT || fail "rdma link add rxeT"
+for _ in $(seq 100); do [ "$(grep -c "listening on rxeT $T_IP:$PORT" $LOG)" -ge 2 ] && break; sleep 0.1; done
+[ "$(grep -c "listening on rxeT $T_IP:$PORT" $LOG)" -ge 2 ] || fail "no listener on rxeT after it came back"
+ok "rxeT back: the target opened it and listens on $T_IP:$PORT again"
+for _ in $(seq 60); do
+	dd if=/dev/urandom of=/tmp/blk bs=4k count=1 status=none
+	dd if=/tmp/blk of=$DEV bs=4k seek=4000 oflag=direct,dsync status=none 2>/dev/null &&
+		cmp -s /tmp/blk <(dd if=$DEV bs=4k skip=4000 count=1 iflag=direct status=none 2>/dev/null) && break
+	sleep 1
+done
+cmp -s /tmp/blk <(dd if=$DEV bs=4k skip=4000 count=1 iflag=direct status=none) || fail "ib_srp did not come back on $DEV"
+ok "ib_srp reconnected by itself through the new rxeT: $DEV writes and reads again"
+for _ in $(seq 90); do kill -0 $FIO 2>/dev/null || break; sleep 1; done
+kill -0 $FIO 2>/dev/null && { kill -KILL $FIO; fail "fio hangs after the device came back"; }
+wait $FIO; echo "info: fio across the removal exited $? ($(grep -m1 -o 'err=[ 0-9]*' /tmp/fio-hotplug.log || echo 'no error'))"
+srp_logout
+
 vm_step "namespace facts on this kernel (info only)"
 # See the comment at the top; printed so a kernel that changes them is noticed.
 # The target still runs: an add_target that ignored the namespace would log in.
