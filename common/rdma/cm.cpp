@@ -7,10 +7,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace srp::rdma {
 
@@ -69,11 +71,13 @@ RdmaDevice* DeviceList::find(ibv_context* context) noexcept {
 }
 
 namespace {
-std::vector<std::string> listed_device_names() {
-    std::vector<std::string> names;
+// nullopt when the kernel's list cannot be read (ENOMEM, EMFILE): that says
+// nothing about any device, and must not look like "every device removed".
+std::optional<std::vector<std::string>> listed_device_names() {
     int count = 0;
     ibv_device** list = ibv_get_device_list(&count);
-    if (list == nullptr) return names;
+    if (list == nullptr) return std::nullopt;
+    std::vector<std::string> names;
     for (int i = 0; i < count; ++i) names.emplace_back(ibv_get_device_name(list[i]));
     ibv_free_device_list(list);
     return names;
@@ -81,10 +85,11 @@ std::vector<std::string> listed_device_names() {
 }  // namespace
 
 std::vector<RdmaDevice*> DeviceList::vanished() const {
-    const auto listed = listed_device_names();
     std::vector<RdmaDevice*> out;
+    const auto listed = listed_device_names();
+    if (!listed) return out;
     for (const auto& d : devices_)
-        if (std::find(listed.begin(), listed.end(), d->name()) == listed.end()) out.push_back(d.get());
+        if (std::find(listed->begin(), listed->end(), d->name()) == listed->end()) out.push_back(d.get());
     return out;
 }
 
@@ -101,11 +106,21 @@ std::vector<RdmaDevice*> DeviceList::refresh() {
     // one (its removal waits). Keep our references and try again later.
     if (fresh == nullptr) return added;
     const auto listed = listed_device_names();
+    // Our list's references must stay while we still use a device librdmacm
+    // now calls dead (its release is not finished): handing them back would
+    // let librdmacm close a context our queue pairs and PD still live on.
+    const bool all_ours_listed = std::all_of(devices_.begin(), devices_.end(), [&](const auto& d) {
+        return std::find(fresh, fresh + count, d->context()) != fresh + count;
+    });
+    if (!listed || !all_ours_listed) {
+        rdma_free_devices(fresh);
+        return added;
+    }
     for (int i = 0; i < count; ++i) {
         // A context librdmacm still hands out for a device being removed
         // must not be opened again: that would hold the removal up forever.
         if (find(fresh[i]) != nullptr ||
-            std::find(listed.begin(), listed.end(), device_name(fresh[i])) == listed.end())
+            std::find(listed->begin(), listed->end(), device_name(fresh[i])) == listed->end())
             continue;
         try {
             devices_.push_back(std::make_unique<RdmaDevice>(fresh[i], pollers_));

@@ -76,18 +76,29 @@ std::expected<std::unique_ptr<ClientConnection>, ConnectFailure> ClientConnectio
         if (int rc = ::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &info); rc != 0)
             return std::unexpected(ConnectFailure{ConnectFailure::Kind::unreachable,
                                                   "cannot resolve " + host + ": " + gai_strerror(rc), {}});
-        // The kernel gets half the time we wait: when it misses the ARP
-        // reply's update, it looks at the neighbour table again only at its
-        // own timeout, and that late success must still find us waiting.
-        const int kernel_ms = static_cast<int>(std::max<std::int64_t>(100, timeout.count() / 2));
-        const int resolved = rdma_resolve_addr(id.get(), nullptr, info->ai_addr, kernel_ms);
-        const int resolve_errno = errno;
+        // The kernel gets a part of the time at a time: when it misses the
+        // ARP reply's update it looks at the neighbour table again only at
+        // its own timeout, so that late answer must still find us waiting,
+        // and an ADDR_ERROR with time left is tried again.
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        auto left = [&] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        };
+        const int kernel_ms = static_cast<int>(std::max<std::int64_t>(100, timeout.count() / 4));
+        std::expected<void, ConnectFailure> addressed;
+        do {
+            if (rdma_resolve_addr(id.get(), nullptr, info->ai_addr, kernel_ms) != 0) {
+                const int resolve_errno = errno;
+                ::freeaddrinfo(info);
+                return std::unexpected(ConnectFailure{ConnectFailure::Kind::unreachable,
+                                                      errno_text("rdma_resolve_addr " + host, resolve_errno), {}});
+            }
+            addressed = expect_event(c->channel_.get(), RDMA_CM_EVENT_ADDR_RESOLVED,
+                                     std::max(left(), std::chrono::milliseconds(kernel_ms + 100)), "resolving " + host);
+        } while (!addressed && addressed.error().kind == ConnectFailure::Kind::unreachable &&
+                 left() > std::chrono::milliseconds(kernel_ms));
         ::freeaddrinfo(info);
-        if (resolved != 0)
-            return std::unexpected(ConnectFailure{ConnectFailure::Kind::unreachable,
-                                                  errno_text("rdma_resolve_addr " + host, resolve_errno), {}});
-        if (auto e = expect_event(c->channel_.get(), RDMA_CM_EVENT_ADDR_RESOLVED, timeout, "resolving " + host); !e)
-            return std::unexpected(e.error());
+        if (!addressed) return std::unexpected(addressed.error());
         if (rdma_resolve_route(id.get(), kernel_ms) != 0)
             return std::unexpected(ConnectFailure{ConnectFailure::Kind::unreachable, errno_text("rdma_resolve_route", errno), {}});
         if (auto e = expect_event(c->channel_.get(), RDMA_CM_EVENT_ROUTE_RESOLVED, timeout, "route to " + host); !e)

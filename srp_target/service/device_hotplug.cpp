@@ -58,6 +58,9 @@ bool TargetService::release_device(rdma::RdmaDevice& device) {
     if (releasing_.insert(name).second)
         spdlog::warn("RDMA device {} is being removed: closing its {} channel(s) and its listeners", name,
                      acceptor_->channels_on(name));
+    // No new logins on it: its listeners close first (on_connect_request
+    // also refuses requests for a device in releasing_).
+    const std::size_t listeners = listener_->drop_listeners_on(device.context());
     acceptor_->disconnect_device(name, "RDMA device removed");
     // The pollers drain and free the channels (flushed completions); the
     // CM events of their ids still need this thread.
@@ -70,13 +73,12 @@ bool TargetService::release_device(rdma::RdmaDevice& device) {
         spdlog::error("RDMA device {}: {} channel(s) not drained yet; trying again", name, acceptor_->channels_on(name));
         return false;  // never free memory a live queue pair may still use
     }
-    const std::size_t listeners = listener_->drop_listeners_on(device.context());
     set_poller_notifiers(&device);  // the pollers stop waiting on its completion channels
     backstores_.erase(&device);     // its memory registrations
     devices_->release(&device);     // its notifiers and protection domain
     releasing_.erase(name);
-    spdlog::info("RDMA device {} released ({} listener(s) closed); the target keeps serving its other devices", name,
-                 listeners);
+    spdlog::info("RDMA device {} released{}; the target keeps serving its other devices", name,
+                 listeners != 0 ? " (" + std::to_string(listeners) + " listener(s) closed)" : std::string());
     return true;
 }
 
@@ -89,7 +91,8 @@ void TargetService::check_devices() {
         open_device(*device);
     }
     if (!added.empty()) set_poller_notifiers();
-    if (listener_->relisten() > 0 || (released && !added.empty())) log_login_hints();
+    // Not while a release is unfinished: its address would bind to the dying device again.
+    if (releasing_.empty() && (listener_->relisten() > 0 || (released && !added.empty()))) log_login_hints();
 }
 
 }  // namespace srp::target

@@ -46,10 +46,14 @@ void Poller::set_notifiers(std::vector<fabric::Notifier*> notifiers) {
     notifiers_applied_.wait(lock, [this] { return !new_notifiers_.has_value(); });
 }
 
-void Poller::stop() {
-    if (!thread_.joinable()) return;
+void Poller::request_stop() noexcept {
     stopping_.store(true, std::memory_order_release);
     wake();
+}
+
+void Poller::stop() {
+    if (!thread_.joinable()) return;
+    request_stop();
     thread_.join();
 }
 

@@ -41,6 +41,7 @@ public:
     // old set: a removed notifier may be destroyed once this returns.
     void set_notifiers(std::vector<fabric::Notifier*> notifiers);
     void start();
+    void request_stop() noexcept;  // returns at once; stop() then joins
     void stop();  // joins; channels still present are destroyed
     void adopt(std::unique_ptr<Channel> channel);  // any thread
     void wake() noexcept;                          // any thread

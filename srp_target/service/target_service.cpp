@@ -144,6 +144,12 @@ void TargetService::log_login_hints() const {
 
 void TargetService::on_connect_request(rdma::ConnectRequest& request) {
     rdma::RdmaDevice& device = *request.device();
+    if (releasing_.contains(device.name())) {  // a wildcard listener still hears it
+        spdlog::warn("login from {} on {} refused: the device is being removed", request.source_address(),
+                     device.name());
+        request.reject({});
+        return;
+    }
     VerbsIncomingLogin login(request);
     acceptor_->on_connect_request(login, policy_for(device), backstores_.at(&device));
 }
@@ -224,6 +230,8 @@ void TargetService::shutdown() {
     wait_until_idle(std::chrono::seconds(5));
     // Stop every poller before destroying any: a channel torn down on one
     // poller may still wake another (task management trackers).
+    // All at once: each may wait up to its medium drain timeout.
+    for (auto& p : pollers_) p->request_stop();
     for (auto& p : pollers_) p->stop();
     pollers_.clear();
     listener_.reset();

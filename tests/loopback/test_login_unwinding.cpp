@@ -172,7 +172,11 @@ TEST_CASE("1,000 login/logout cycles leave memory, descriptors and registries fl
     CHECK(open_descriptors() == descriptors);
     // malloc keeps a few freed 8 MiB bounce areas for reuse; a leak of even
     // 1% of a channel per cycle would add 100 MiB over the 1,000 cycles.
+    // Under ASan and TSan freed memory stays resident (quarantine, shadow),
+    // so RSS says nothing there: LeakSanitizer checks leaks at exit instead.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     CHECK(resident_kib() < resident + 32 * 1024);
+#endif
     CHECK(server.registry().remembered_nexuses() <= target::kRememberedDepartedNexuses);
     CHECK(server.stats.logins == 1100);
 }
