@@ -168,3 +168,27 @@ nullb() {  # name size_mb completion_nsec: a memory-backed null_blk through conf
 	echo $3 > $d/completion_nsec; echo 512 > $d/blocksize; echo 1 > $d/power || return 1
 	echo /dev/$1
 }
+
+# srp_target_wait_ready LOG PID READY_BEFORE [TENTHS]: waits (20 s by default)
+# until LOG holds more "srp_target ready" lines than READY_BEFORE (a log may
+# be appended to across restarts); returns 1 as soon as PID exits, or at the
+# time limit.
+srp_target_wait_ready() {
+	local log=$1 pid=$2 before=${3:-0} tenths=${4:-200}
+	for _ in $(seq "$tenths"); do
+		[ "$(grep -c "srp_target ready" "$log" 2>/dev/null)" -gt "$before" ] && return 0
+		kill -0 "$pid" 2>/dev/null || { vm_fail "srp_target exited at start"; return 1; }
+		sleep 0.1
+	done
+	vm_fail "srp_target did not start within $((tenths / 10)) s"
+}
+
+# srp_target_stats LOG PID: asks the target for a statistics line (SIGUSR1)
+# and prints it once it is there, not a stale one.
+srp_target_stats() {
+	local log=$1 pid=$2 before
+	before=$(grep -c "stats:" "$log")
+	kill -USR1 "$pid"
+	for _ in $(seq 100); do [ "$(grep -c "stats:" "$log")" -gt "$before" ] && break; sleep 0.1; done
+	grep "stats:" "$log" | tail -1
+}

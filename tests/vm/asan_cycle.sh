@@ -24,8 +24,7 @@ NB=$(nullb nullb0 32 10000) || fail "null_blk"
 $TARGET --lun path=/tmp/shm/lun0.img,lun=0 --lun path=$NB,lun=1 --listen "$RDMA_IP:$PORT" --pollers 2 \
 	--stats-interval 0 > $LOG 2>&1 &
 PID=$!
-for _ in $(seq 300); do grep -q "srp_target ready" $LOG && break; kill -0 $PID 2>/dev/null || fail "target exited"; sleep 0.1; done
-grep -q "srp_target ready" $LOG || fail "target did not start"
+srp_target_wait_ready $LOG $PID 0 300 || fail "target did not start"
 ok "ASan+UBSan srp_target ready"
 
 vm_step "kernel ib_srp: fio verify on both LUNs, logout"

@@ -33,20 +33,9 @@ start_target() {
 	$TARGET --lun path=$SHM/lun0.img,serial=FAULTMEM,lun=0 --lun path=$NB,serial=FAULTNULLB,lun=1 \
 		--state-dir /tmp/srp_target-state --listen "$RDMA_IP:$PORT" --pollers 2 --stats-interval 0 >> $LOG 2>&1 &
 	TARGET_PID=$!
-	for _ in $(seq 200); do
-		[ "$(grep -c "srp_target ready" $LOG)" -gt "${before:-0}" ] && return 0
-		kill -0 $TARGET_PID 2>/dev/null || fail "target exited at start"
-		sleep 0.1
-	done
-	fail "target did not start"
+	srp_target_wait_ready $LOG $TARGET_PID "${before:-0}" || fail "target did not start"
 }
-stats() {  # asks for a statistics line and waits for it
-	local before
-	before=$(grep -c "stats:" $LOG)
-	kill -USR1 $TARGET_PID
-	for _ in $(seq 100); do [ "$(grep -c "stats:" $LOG)" -gt "$before" ] && break; sleep 0.1; done
-	grep "stats:" $LOG | tail -1
-}
+stats() { srp_target_stats $LOG $TARGET_PID; }
 open_fds() { ls /proc/$TARGET_PID/fd | wc -l; }
 # Anonymous memory only: the memory LUN's mapping is file-backed and pinned at start.
 rss_kib() { awk '/^RssAnon/ {print $2}' /proc/$TARGET_PID/status; }

@@ -37,12 +37,7 @@ dd if=/dev/urandom of=$FILE bs=1M count=$SIZE_MB status=none
 $TARGET --lun path=$FILE,serial=HOSTILE01 --state-dir /tmp/srp_target-state --listen "$RDMA_IP:$PORT" --pollers 2 \
 	--stats-interval 0 > $LOG 2>&1 &
 TARGET_PID=$!
-for _ in $(seq 200); do
-	grep -q "srp_target ready" $LOG && break
-	kill -0 $TARGET_PID 2>/dev/null || fail "target exited at start"
-	sleep 0.1
-done
-grep -q "srp_target ready" $LOG || fail "target did not start"
+srp_target_wait_ready $LOG $TARGET_PID 0 || fail "target did not start"
 
 vm_step "kernel ib_srp logs in; fio randwrite verify=crc32c on the first 16 MiB of the LUN, in a loop"
 srp_initiator_load || exit 1

@@ -20,25 +20,14 @@ start_target() {  # extra options
 	before=$(grep -c "srp_target ready" $LOG 2>/dev/null)
 	$TARGET --lun path=$FILE,serial=VMTEST0001 --state-dir /tmp/srp_target-state --listen "$RDMA_IP:$PORT" --pollers 2 --stats-interval 0 "$@" >> $LOG 2>&1 &
 	TARGET_PID=$!
-	for _ in $(seq 200); do
-		[ "$(grep -c "srp_target ready" $LOG)" -gt "${before:-0}" ] && return 0
-		kill -0 $TARGET_PID 2>/dev/null || fail "target exited at start"
-		sleep 0.1
-	done
-	fail "target did not start"
+	srp_target_wait_ready $LOG $TARGET_PID "${before:-0}" || fail "target did not start"
 }
 stop_target() {
 	kill -TERM $TARGET_PID; wait $TARGET_PID
 	local rc=$?
 	[ $rc -eq 0 ] || fail "target exit status $rc after SIGTERM"
 }
-stats() {  # asks for a statistics line and waits for it (not a stale one)
-	local before
-	before=$(grep -c "stats:" $LOG)
-	kill -USR1 $TARGET_PID
-	for _ in $(seq 100); do [ "$(grep -c "stats:" $LOG)" -gt "$before" ] && break; sleep 0.1; done
-	grep "stats:" $LOG | tail -1
-}
+stats() { srp_target_stats $LOG $TARGET_PID; }
 login() { DEV=$(srp_login "$GUID" "$GUID" "$RDMA_IP" $PORT "${1:-}") || fail "login ${1:-}"; }
 fio_verify() {  # name, extra fio args
 	local name=$1; shift

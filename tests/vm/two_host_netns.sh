@@ -146,12 +146,7 @@ dd if=/dev/urandom of=$FILE bs=1M count=$SIZE_MB status=none
 $TARGET --lun path=$FILE,serial=TWOHOST01 --state-dir /tmp/srp_target-state --listen "$T_IP:$PORT" \
 	--acl-address $I_IP --pollers 2 --stats-interval 0 > $LOG 2>&1 &
 TARGET_PID=$!
-for _ in $(seq 200); do
-	grep -q "srp_target ready" $LOG && break
-	kill -0 $TARGET_PID 2>/dev/null || fail "target exited at start"
-	sleep 0.1
-done
-grep -q "srp_target ready" $LOG || fail "target did not start"
+srp_target_wait_ready $LOG $TARGET_PID 0 || fail "target did not start"
 grep -q "listening on rxeT $T_IP:$PORT; .*echo id_ext=$T_GUID,ioc_guid=$T_GUID" $LOG || fail "no add_target hint for rxeT"
 grep -q "listening on rxeI" $LOG && fail "an add_target hint for rxeI, which does not own $T_IP"
 ok "target listens on $T_IP:$PORT (rxeT), ACL: source address $I_IP"
