@@ -16,6 +16,13 @@ std::vector<std::uint8_t> rw16(std::uint8_t op, std::uint64_t lba, std::uint32_t
     auto c = scsi::make_rw16(op, lba, blocks);
     return {c.begin(), c.end()};
 }
+// The medium answers every step itself, moving its whole length (with
+// hold set, the answers wait: the I/O stays "in flight").
+void complete_every_step_in_full(TestMediumQueue& queue) {
+    queue.inject = [](const target::MediumOp& op) -> std::optional<target::MediumResult> {
+        return target::MediumResult(op.length);
+    };
+}
 void fill(std::span<std::uint8_t> s, std::uint8_t seed) {
     for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(seed + i * 13 + (i >> 8));
 }
@@ -122,9 +129,7 @@ TEST_CASE("ABORT TASK of a READ whose medium read is in flight waits for that re
     LoopbackTarget t;
     t.add_io_lun(kFileLun, 1 << 20);
     auto& l = t.link();
-    t.medium_queue.inject = [](const target::MediumOp& op) -> std::optional<target::MediumResult> {
-        return target::MediumResult(op.length);
-    };
+    complete_every_step_in_full(t.medium_queue);
     t.medium_queue.hold = true;
     const auto victim = l.command(rw16(0x88, 0, 8), false, 0, 4096, kFileLun);
     l.pump();
@@ -143,9 +148,7 @@ TEST_CASE("a closing channel with medium I/O in flight is not drained until the 
     LoopbackTarget t;
     t.add_io_lun(kFileLun, 1 << 20);
     auto& l = t.link();
-    t.medium_queue.inject = [](const target::MediumOp& op) -> std::optional<target::MediumResult> {
-        return target::MediumResult(op.length);
-    };
+    complete_every_step_in_full(t.medium_queue);
     t.medium_queue.hold = true;
     l.command(rw16(0x88, 0, 8), false, 0, 4096, kFileLun);
     l.pump();
@@ -163,9 +166,7 @@ TEST_CASE("a target logout lets commands in flight finish, answers new ones BUSY
     LoopbackTarget t;
     t.add_io_lun(kFileLun, 1 << 20);
     auto& l = t.link();
-    t.medium_queue.inject = [](const target::MediumOp& op) -> std::optional<target::MediumResult> {
-        return target::MediumResult(op.length);
-    };
+    complete_every_step_in_full(t.medium_queue);
     t.medium_queue.hold = true;
     const auto in_flight = l.command(rw16(0x88, 0, 8), false, 0, 4096, kFileLun);
     l.pump();
