@@ -15,8 +15,8 @@ using fabric::PostError;
 using wire::DataFormat;
 
 namespace {
-// SPC-4: INVALID FIELD IN COMMAND INFORMATION UNIT.
-constexpr auto kInvalidFieldInIu = static_cast<scsi::Asc>(0x0E03);
+// SPC-4: INVALID FIELD IN COMMAND INFORMATION UNIT, the SRP IU being the command's.
+constexpr auto kInvalidFieldInIu = scsi::Asc::invalid_field_in_command_iu;
 }  // namespace
 
 void Channel::handle_cmd(Request& r, std::span<const std::uint8_t> iu) {
