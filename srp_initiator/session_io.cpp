@@ -246,7 +246,7 @@ std::size_t Session::wait_on(std::span<Channel* const> channels, std::chrono::mi
             if (!ch->dead && ch->link.peer_disconnected && ch->link.peer_disconnected())
                 fail_channel(*ch, "the target disconnected");
             if (ch->dead || ch->link.notifier == nullptr) continue;
-            ch->link.connection->request_notification();
+            ch->link.connection->request_notification(fabric::WakeOn::everything);
             fds.push_back(pollfd{ch->link.notifier->fd(), POLLIN, 0});
             notifiers.push_back(ch->link.notifier);
         }

@@ -53,6 +53,12 @@ struct Completion {
     std::uint32_t byte_len = 0;  // receives: bytes that arrived
 };
 
+// What wakes a sleeping owner (request_notification). A target waits for
+// its responses' send completions only when something depends on them (a
+// TMF, a shutdown, memory to reuse): otherwise each response would cost a
+// wake-up, a system call or two on every provider.
+enum class WakeOn : std::uint8_t { everything, receives };
+
 enum class PostError { queue_full, disconnected, too_many_segments, empty_chain };
 std::string_view to_string(PostError error) noexcept;
 
@@ -73,7 +79,11 @@ public:
                                                  LocalSegment iu) = 0;
     virtual std::size_t poll(std::span<Completion> out) = 0;
     // Arms the completion notification; poll once more afterwards to close the race.
-    virtual void request_notification() = 0;
+    // WakeOn::receives leaves completions of send-side work (sends, RDMA)
+    // silent: poll() still returns them, they just do not wake the owner.
+    // A failed send-side completion still wakes it: an RC connection in
+    // error flushes its posted receives.
+    virtual void request_notification(WakeOn wake_on) = 0;
     // Moves the connection to error: outstanding work completes as flushed.
     virtual void disconnect() = 0;
 

@@ -92,6 +92,17 @@ struct LoopbackConnection::Shared {
         std::size_t reused_send_wr_ids = 0;
         LoopbackFaults faults;
         bool alive = true;  // the LoopbackConnection object still exists
+        // What may wake the owner (request_notification), as on verbs.
+        WakeOn wake_on = WakeOn::everything;
+        std::size_t silent_completions = 0;  // queued without waking the owner
+        bool wakes(const Completion& c) const {
+            return wake_on == WakeOn::everything || c.kind == WorkKind::receive || c.status != CompletionStatus::success;
+        }
+        void queue(const Completion& c) {  // caller holds the pair's mutex
+            completions.push_back(c);
+            if (!wakes(c)) ++silent_completions;
+            else if (notifier) notifier->wake();
+        }
     };
     std::mutex mutex;
     bool connected = true;
@@ -125,8 +136,7 @@ void LoopbackConnection::complete_locked(int side, Completion c) {
         s.held.push_back(c);
         return;
     }
-    s.completions.push_back(c);
-    if (s.notifier) s.notifier->wake();
+    s.queue(c);
 }
 
 PostResult LoopbackConnection::post_receive(std::uint64_t wr_id, LocalSegment buffer) {
@@ -269,10 +279,15 @@ std::size_t LoopbackConnection::poll(std::span<Completion> out) {
     return n;
 }
 
-void LoopbackConnection::request_notification() {
+void LoopbackConnection::request_notification(WakeOn wake_on) {
     std::lock_guard lock(shared_->mutex);
     auto& me = shared_->sides[side_];
-    if (!me.completions.empty() && me.notifier) me.notifier->wake();
+    me.wake_on = wake_on;
+    for (const Completion& c : me.completions)
+        if (me.wakes(c)) {
+            if (me.notifier) me.notifier->wake();
+            break;
+        }
 }
 
 void LoopbackConnection::disconnect() {
@@ -310,16 +325,20 @@ void LoopbackConnection::hold_completions(bool hold) {
     me.faults.hold_completions = hold;
     if (!hold) {
         while (!me.held.empty()) {
-            me.completions.push_back(me.held.front());
+            me.queue(me.held.front());
             me.held.pop_front();
         }
-        if (me.notifier) me.notifier->wake();
     }
 }
 
 bool LoopbackConnection::connected() const {
     std::lock_guard lock(shared_->mutex);
     return shared_->connected;
+}
+
+std::size_t LoopbackConnection::silent_completions() const {
+    std::lock_guard lock(shared_->mutex);
+    return shared_->sides[side_].silent_completions;
 }
 
 std::size_t LoopbackConnection::reused_send_wr_ids() const {

@@ -79,7 +79,7 @@ public:
     PostResult post_rdma_read(std::uint64_t wr_id, std::span<const RdmaOp> ops) override;
     PostResult post_rdma_write_then_send(std::uint64_t wr_id, std::span<const RdmaOp> ops, LocalSegment iu) override;
     std::size_t poll(std::span<Completion> out) override;
-    void request_notification() override;
+    void request_notification(WakeOn wake_on) override;
     void disconnect() override;
     std::uint32_t max_send_sge() const noexcept override { return 4; }
     std::uint32_t max_rdma_read_sge() const noexcept override { return 4; }
@@ -92,6 +92,8 @@ public:
     void set_receive_queue_depth(std::size_t depth);
     bool connected() const;
     std::size_t posted_receives() const;
+    // Send-side completions queued while the owner asked not to be woken by them.
+    std::size_t silent_completions() const;
     // SENDs posted under a wr_id whose previous SEND had not completed yet.
     std::size_t reused_send_wr_ids() const;
     // Batching: sends still go out at once, but a batch counts as one

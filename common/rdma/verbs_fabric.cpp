@@ -73,7 +73,7 @@ void VerbsNotifier::consume() noexcept {
     while (ibv_get_cq_event(channel_.get(), &cq, &context) == 0) {
         ibv_ack_cq_events(cq, 1);
         // The notification fired: the CQ must be armed again before sleeping.
-        if (context != nullptr) static_cast<VerbsConnection*>(context)->armed_ = false;
+        if (context != nullptr) static_cast<VerbsConnection*>(context)->on_cq_event(cq);
     }
 }
 
@@ -89,12 +89,14 @@ VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNoti
     max_sge_ = std::min<std::uint32_t>(depths.max_sge, static_cast<std::uint32_t>(std::min(attr.max_sge, attr.max_sge_rd)));
     send_depth_ = std::min<std::uint32_t>(depths.send, static_cast<std::uint32_t>(attr.max_qp_wr));
     const std::uint32_t receive_depth = std::min<std::uint32_t>(depths.receive, static_cast<std::uint32_t>(attr.max_qp_wr));
-    const int cq_entries = std::min(static_cast<int>(send_depth_ + receive_depth), attr.max_cqe);
-    cq_ = create_cq(domain.context(), cq_entries, notifier.channel(), 0);
-    cq_->cq_context = this;  // lets the notifier tell which connection's CQ fired
+    send_cq_ = create_cq(domain.context(), std::min(static_cast<int>(send_depth_), attr.max_cqe), notifier.channel(), 0);
+    receive_cq_ =
+        create_cq(domain.context(), std::min(static_cast<int>(receive_depth), attr.max_cqe), notifier.channel(), 0);
+    send_cq_->cq_context = this;  // lets the notifier tell which connection's CQ fired
+    receive_cq_->cq_context = this;
     ibv_qp_init_attr qp_attr{};
-    qp_attr.send_cq = cq_.get();
-    qp_attr.recv_cq = cq_.get();
+    qp_attr.send_cq = send_cq_.get();
+    qp_attr.recv_cq = receive_cq_.get();
     qp_attr.qp_type = IBV_QPT_RC;
     qp_attr.cap.max_send_wr = send_depth_;
     qp_attr.cap.max_recv_wr = receive_depth;
@@ -102,7 +104,7 @@ VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNoti
     qp_attr.cap.max_recv_sge = 1;
     qp_attr.sq_sig_all = 0;
     qp_ = QueuePair(cm_id_, domain.pd(), qp_attr);
-    request_notification();
+    request_notification(fabric::WakeOn::everything);
 }
 
 VerbsConnection::~VerbsConnection() = default;
@@ -226,26 +228,40 @@ std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
         out[produced++] = synthetic_.back();
         synthetic_.pop_back();
     }
+    // Send-side first: a finished response frees the context a new command may need.
+    produced += poll_sends(out.subspan(produced));
+    produced += poll_receives(out.subspan(produced));
+    return produced;
+}
+
+std::size_t VerbsConnection::poll_receives(std::span<fabric::Completion> out) {
+    std::size_t produced = 0;
+    ibv_wc wc[16];
+    while (produced < out.size()) {
+        const int want = static_cast<int>(std::min<std::size_t>(16, out.size() - produced));
+        const int n = ibv_poll_cq(receive_cq_.get(), want, wc);
+        if (n <= 0) break;
+        // The opcode of an error completion is undefined; the CQ says what it was.
+        for (int i = 0; i < n; ++i)
+            out[produced++] = fabric::Completion{wc[i].wr_id, fabric::WorkKind::receive, map_status(wc[i].status),
+                                                 wc[i].byte_len};
+    }
+    return produced;
+}
+
+std::size_t VerbsConnection::poll_sends(std::span<fabric::Completion> out) {
+    std::size_t produced = 0;
     ibv_wc wc[16];
     auto outstanding_chain = [&](std::uint64_t id) { return id < chain_lengths_.size() && chain_lengths_[id] != 0; };
     while (produced < out.size()) {
         const int want = static_cast<int>(std::min<std::size_t>(16, out.size() - produced));
-        const int n = ibv_poll_cq(cq_.get(), want, wc);
+        const int n = ibv_poll_cq(send_cq_.get(), want, wc);
         if (n <= 0) break;
         for (int i = 0; i < n; ++i) {
             const bool member = wc[i].wr_id & kChainMemberBit;
             const std::uint64_t id = wc[i].wr_id & ~kChainMemberBit;
             fabric::Completion c{id, map_kind(wc[i].opcode), map_status(wc[i].status), wc[i].byte_len};
-            // The opcode of an error completion is undefined: tell receives
-            // from chains by the wr_id (chain members carry a bit of their own).
-            const bool is_receive = wc[i].status == IBV_WC_SUCCESS ? c.kind == fabric::WorkKind::receive
-                                                                   : !member && !outstanding_chain(id);
-            if (is_receive) {
-                c.kind = fabric::WorkKind::receive;
-                out[produced++] = c;
-                continue;
-            }
-            if (wc[i].status != IBV_WC_SUCCESS) c.kind = fabric::WorkKind::send;
+            if (wc[i].status != IBV_WC_SUCCESS) c.kind = fabric::WorkKind::send;  // the opcode is undefined
             if (member) {
                 // An error in the middle of a chain: remember the first one.
                 // The chain's signaled end still completes (flushed, since the
@@ -272,10 +288,18 @@ std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
     return produced;
 }
 
-void VerbsConnection::request_notification() {
+void VerbsConnection::on_cq_event(ibv_cq* cq) noexcept {
+    if (cq == send_cq_.get()) send_armed_ = false;
+    else receive_armed_ = false;
+}
+
+void VerbsConnection::request_notification(fabric::WakeOn wake_on) {
     // Arming is a system call on most providers: only when the last one fired.
-    if (armed_) return;
-    if (ibv_req_notify_cq(cq_.get(), 0) == 0) armed_ = true;
+    if (!receive_armed_ && ibv_req_notify_cq(receive_cq_.get(), 0) == 0) receive_armed_ = true;
+    // Left unarmed, the send CQ stays silent. Arming later fires only for
+    // newer completions: the owner's poll after arming finds the queued ones.
+    if (wake_on == fabric::WakeOn::everything && !send_armed_ && ibv_req_notify_cq(send_cq_.get(), 0) == 0)
+        send_armed_ = true;
 }
 
 void VerbsConnection::disconnect() {

@@ -63,7 +63,7 @@ public:
     fabric::PostResult post_rdma_write_then_send(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
                                                  fabric::LocalSegment iu) override;
     std::size_t poll(std::span<fabric::Completion> out) override;
-    void request_notification() override;
+    void request_notification(fabric::WakeOn wake_on) override;
     void disconnect() override;
     void begin_batch() override { batching_ = true; }
     void end_batch() override;
@@ -77,10 +77,17 @@ private:
                                   const fabric::LocalSegment* send);
     void flush_pending();
 
-    // Members in creation order: destroyed QP first, then CQ, then the cm_id.
-    CmId id_;  // empty while borrowed; declared first so the QP and CQ go before it
+    void on_cq_event(ibv_cq* cq) noexcept;
+    std::size_t poll_sends(std::span<fabric::Completion> out);
+    std::size_t poll_receives(std::span<fabric::Completion> out);
+
+    // Members in creation order: destroyed QP first, then the CQs, then the cm_id.
+    CmId id_;  // empty while borrowed; declared first so the QP and CQs go before it
     rdma_cm_id* cm_id_;
-    CompletionQueue cq_;
+    // Two CQs on one completion channel, so that send-side completions can
+    // be left silent (WakeOn::receives) while receives still wake the owner.
+    CompletionQueue send_cq_;
+    CompletionQueue receive_cq_;
     QueuePair qp_;
     std::uint32_t max_sge_;
     std::uint32_t send_depth_;
@@ -98,7 +105,9 @@ private:
     std::vector<ibv_sge> pending_sges_;
     std::vector<fabric::Completion> synthetic_;   // chains whose post failed: reported as flushed
     bool batching_ = false;
-    bool armed_ = false;  // a CQ notification is requested and not yet delivered
+    // A CQ notification is requested and not yet delivered (arming is a system call).
+    bool send_armed_ = false;
+    bool receive_armed_ = false;
     bool disconnected_ = false;
     bool broken_ = false;  // a post was refused part-way: nothing more is posted
     friend class VerbsNotifier;

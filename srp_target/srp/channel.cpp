@@ -93,7 +93,27 @@ void Channel::advance(Request& r, RequestState next) {
         assert(false && "illegal request state transition");
     }
     spdlog::trace("[{}] request {}: {} -> {}", params_.name, r.index, to_string(r.state), to_string(next));
+    if (r.state == RequestState::responding) --responding_;
+    if (next == RequestState::responding) ++responding_;
     r.state = next;
+}
+
+void Channel::arm() {
+    connection_->request_notification(send_completions_awaited() ? fabric::WakeOn::everything
+                                                                 : fabric::WakeOn::receives);
+}
+
+bool Channel::send_completions_awaited() const noexcept {
+    // A response's send completion only returns its context and bounce
+    // memory. Waking for it costs the poller a sleep/wake cycle per command
+    // (a CQ event read, a re-arm, a poll), so it is collected at the next
+    // wake instead, unless something is waiting for exactly that: a
+    // command for a context or memory, a TMF for its victim's RDMA, a
+    // logout or close for the last completion. Every other chain (RDMA
+    // READ of data or of a descriptor table, an aborted victim's) moves a
+    // command forward and always wakes.
+    return closing_ || logging_out_ || !deferred_.empty() || !receives_waiting_for_context_.empty() ||
+           !parked_tmfs_.empty() || waited_responses_ > 0 || outstanding_chains_ != responding_;
 }
 
 void Channel::repost_receive(std::uint32_t buffer) {
@@ -191,6 +211,7 @@ Channel::Request* Channel::allocate_request() {
 }
 
 void Channel::release(Request& r) {
+    if (r.state == RequestState::responding && !r.abort_waiters.empty()) --waited_responses_;
     // Task management waiting for this request's RDMA: it has drained.
     for (auto& waiter : r.abort_waiters) waiter->done();
     r.abort_waiters.clear();

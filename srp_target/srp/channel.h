@@ -60,7 +60,8 @@ public:
     void start();
     // Processes available completions and pending work; returns how many completions it handled.
     std::size_t poll();
-    void arm() { connection_->request_notification(); }
+    // Requests the wake-up before the poller sleeps (Poller::sleep_until_work).
+    void arm();
     // Disconnected, every posted work request and every medium step has
     // completed: safe to destroy.
     bool drained() const noexcept {
@@ -110,6 +111,8 @@ private:
     void release(Request& r);
     // The single place a request changes state (request_state.h).
     void advance(Request& r, RequestState next);
+    // Whether a send-side completion must wake the poller (arm()).
+    bool send_completions_awaited() const noexcept;
 
     void handle_cmd(Request& r, std::span<const std::uint8_t> iu);
     // Answers the engine task's current phase (see the class comment).
@@ -168,6 +171,10 @@ private:
     std::uint32_t pending_credits_ = 0;  // credits of IUs that ended without a response
     std::uint32_t outstanding_receives_ = 0;
     std::uint32_t outstanding_chains_ = 0;
+    // Requests in state responding: each has exactly one chain posted (its
+    // response), whose completion only frees the context and its memory.
+    std::uint32_t responding_ = 0;
+    std::uint32_t waited_responses_ = 0;  // of those, the ones a TMF waits for
     std::uint32_t outstanding_medium_ = 0;  // medium steps in flight on medium_queue_
     // The bounce memory as the queue's fixed buffer: registered on the poller
     // thread at the first medium step (the queue belongs to that thread).

@@ -100,6 +100,7 @@ void Channel::apply_abort(const AbortOrder& order) {
                 // in flight: the TMF's answer (possibly on another channel,
                 // with no ordering against this QP) waits for it too.
                 order.tracker->add();
+                if (victim.abort_waiters.empty()) ++waited_responses_;  // its completion must wake us now
                 victim.abort_waiters.push_back(order.tracker);
                 continue;
             }

@@ -158,7 +158,7 @@ std::size_t RawChannel::pump(std::chrono::milliseconds max_sleep) {
     if (!closed_ && link_.peer_disconnected && link_.peer_disconnected()) closed_ = true;
     if (link_.notifier == nullptr) return 0;
     // Arm, look once more (a completion may have slipped in), then sleep on the channel.
-    link_.connection->request_notification();
+    link_.connection->request_notification(fabric::WakeOn::everything);
     const std::size_t n = link_.connection->poll(completions);
     for (std::size_t i = 0; i < n; ++i) on_completion(completions[i]);
     if (n > 0) return n;

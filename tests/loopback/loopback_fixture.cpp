@@ -86,7 +86,7 @@ LoopbackTarget::~LoopbackTarget() = default;
 
 LoopbackTarget::Link& LoopbackTarget::add_link(std::uint32_t imm_data_offset, std::uint8_t initiator) {
     auto link = std::make_unique<Link>();
-    auto [target_end, initiator_end] = make_loopback_pair(target_domain, nullptr, initiator_domain, nullptr);
+    auto [target_end, initiator_end] = make_loopback_pair(target_domain, link->target_notifier, initiator_domain, nullptr);
     link->target_side = target_end.get();
     link->queue = &medium_queue;
     link->initiator = std::move(initiator_end);

@@ -93,6 +93,8 @@ struct LoopbackTarget::Link {
     std::unique_ptr<target::Channel> channel;
     std::unique_ptr<fabric::LoopbackConnection> initiator;
     fabric::LoopbackConnection* target_side = nullptr;  // owned by channel
+    // What a sleeping poller would wait on for this channel's completions.
+    std::shared_ptr<fabric::LoopbackNotifier> target_notifier = std::make_shared<fabric::LoopbackNotifier>();
     TestMediumQueue* queue = nullptr;                    // the target's
     std::shared_ptr<target::ChannelControl> control;
     std::vector<std::uint8_t> memory = std::vector<std::uint8_t>(4 << 20);   // initiator data buffers
