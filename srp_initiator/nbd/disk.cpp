@@ -156,7 +156,7 @@ bool Disk::relogin(Lane& lane) {
     ++reconnects_;
     const auto lost = std::chrono::steady_clock::now();
     const auto deadline = lost + options_.reconnect_timeout;
-    const std::string channel = "srp: channel " + std::to_string(lane.handle.index());
+    const std::string channel = "channel " + std::to_string(lane.handle.index());
     auto say = [&](const std::string& text) {
         if (options_.log) options_.log(channel + text);
     };

@@ -222,8 +222,8 @@ TEST_CASE("nbd disk: a target away for longer than three logins take is waited f
     CHECK(took >= std::chrono::milliseconds(500));
     CHECK(took < std::chrono::milliseconds(5000));
     CHECK(d.reconnects() == 1);
-    CHECK(target.logged("srp: channel 0 lost; logging in again"));
-    CHECK(target.logged("srp: channel 0 logged in again after"));
+    CHECK(target.logged("channel 0 lost; logging in again"));
+    CHECK(target.logged("channel 0 logged in again after"));
     std::vector<std::uint8_t> back(16384);
     REQUIRE(d.pread(back, 0) == 0);
     CHECK(std::equal(before.begin(), before.end(), back.begin()));
