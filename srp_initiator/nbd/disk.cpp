@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "common/scsi/cdb.h"
@@ -38,6 +39,18 @@ constexpr std::uint8_t kWriteSameUnmap = 0x08;  // SBC-3 WRITE SAME (16) byte 1 
 constexpr std::uint16_t kSpaceAllocationFailed = 0x2707;  // SBC-3 thin provisioning
 constexpr std::uint8_t kWriteProtectedAsc = 0x27;
 constexpr std::uint32_t kDefaultChunkBlocks = 0x10000;  // when the LU states no limit
+// A target reports a unit attention per event (power on, reset, parameters
+// changed); more than a few in a row for one command means a loop, not events.
+constexpr int kMaxUnitAttentions = 8;
+// Pauses between logins to a target that is not there (yet): short at first,
+// since a restarted target is usually back within a second or two, then
+// longer, so a target that stays away is not flooded with connection requests.
+constexpr std::chrono::milliseconds kFirstReloginPause{100};
+constexpr std::chrono::milliseconds kMaxReloginPause{1000};
+
+std::int64_t ms_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
 
 }  // namespace
 
@@ -139,14 +152,44 @@ bool Disk::aligned(std::uint64_t offset, std::uint64_t count) const noexcept {
            offset + count <= geometry_.size_bytes && offset + count >= offset;
 }
 
+bool Disk::relogin(Lane& lane) {
+    ++reconnects_;
+    const auto lost = std::chrono::steady_clock::now();
+    const auto deadline = lost + options_.reconnect_timeout;
+    const std::string channel = "channel " + std::to_string(lane.handle.index());
+    auto say = [&](const std::string& text) {
+        if (options_.log) options_.log(channel + text);
+    };
+    say(" lost; logging in again (for up to " + std::to_string(options_.reconnect_timeout.count()) + " ms)");
+    auto pause = kFirstReloginPause;
+    for (int tries = 1;; ++tries) {
+        if (lane.handle.reconnect()) {
+            say(" logged in again after " + std::to_string(ms_since(lost)) + " ms (" + std::to_string(tries) + " tries)");
+            return true;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) {
+            say(" not logged in again within " + std::to_string(ms_since(lost)) + " ms (" + std::to_string(tries) +
+                " tries): EIO");
+            return false;
+        }
+        // The last try falls on the deadline itself.
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+        pause = std::min(pause * 2, kMaxReloginPause);
+    }
+}
+
 CommandResult Disk::run(Lane& lane, std::span<const std::uint8_t> cdb, Direction direction, std::span<std::uint8_t> buffer) {
     CommandResult last;
     last.transport_error = true;
     last.error = "not attempted";
+    int unit_attentions = 0;
     for (int attempt = 0; attempt < options_.attempts; ++attempt) {
-        if (!lane.handle.connected()) {
-            ++reconnects_;
-            if (!lane.handle.reconnect()) continue;
+        if (!lane.handle.connected() && !relogin(lane)) {
+            last = CommandResult{};
+            last.transport_error = true;
+            last.error = "no login within the reconnect timeout";
+            return last;
         }
         // Shared with the callback: recovery ends every command (abort, LUN
         // reset, re-login), so the wait below is bounded, but the result
@@ -164,7 +207,12 @@ CommandResult Disk::run(Lane& lane, std::span<const std::uint8_t> cdb, Direction
         if (last.good()) return last;
         if (last.status == scsi::Status::check_condition) {
             auto sense = scsi::decode_sense(last.sense);
-            if (sense && sense->key == scsi::SenseKey::unit_attention) continue;  // an event, not a failure
+            // An event (a restarted target's POWER ON), not a failure: it
+            // does not use up a try of the command.
+            if (sense && sense->key == scsi::SenseKey::unit_attention && ++unit_attentions <= kMaxUnitAttentions) {
+                --attempt;
+                continue;
+            }
             return last;
         }
         if (!last.transport_error && !last.timed_out) return last;

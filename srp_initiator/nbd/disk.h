@@ -11,8 +11,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -28,6 +30,13 @@ struct DiskOptions {
     std::uint16_t lun = 0;
     std::uint32_t lane_buffer_bytes = 1u << 20;  // registered bounce buffer per lane; larger requests are split
     int attempts = 3;                            // tries per command when the connection is lost or a command timed out
+    // A lost channel is logged in again until this long after the loss was
+    // seen (pausing between tries), so a target that is restarted within it
+    // is survived; after it the request fails with EIO. One login may overrun
+    // it by the connector's own timeout.
+    std::chrono::milliseconds reconnect_timeout{20000};
+    // Told when a channel is lost, logged in again, or given up (may be empty).
+    std::function<void(const std::string&)> log;
 };
 
 // The LU's properties, read once at open (SBC-3 READ CAPACITY (16); VPD B0h
@@ -77,9 +86,12 @@ private:
     Disk(std::unique_ptr<initiator::Session> session, DiskOptions options);
     Lane& lane();
     // Runs one command on the lane, retrying (after a reconnect when the
-    // channel was lost) up to options_.attempts times; unit attentions are retried too.
+    // channel was lost) up to options_.attempts times; unit attentions are
+    // retried too, without counting as attempts (a restarted target reports one).
     initiator::CommandResult run(Lane& lane, std::span<const std::uint8_t> cdb, initiator::Direction direction,
                                  std::span<std::uint8_t> buffer);
+    // Logs the lane's lost channel in again, retrying until options_.reconnect_timeout.
+    bool relogin(Lane& lane);
     bool aligned(std::uint64_t offset, std::uint64_t count) const noexcept;
     int write_same(Lane& lane, std::uint64_t lba, std::uint64_t blocks, bool unmap, bool fua);
 

@@ -1,6 +1,7 @@
 // nbdkit-srp-plugin: one SCSI logical unit of an SRP target as an NBD export.
 //   nbdkit --threads N srp address=IP id_ext=HEX [ioc_guid=HEX] [port=5555]
 //          [lun=0] [channels=N] [initiator_ext=HEX] [timeout_ms=30000]
+//          [connect_timeout_ms=5000] [reconnect_timeout_ms=20000]
 // Parallel thread model; each nbdkit thread drives its own RDMA channel
 // (channels= should match nbdkit's --threads). Errors reach the NBD client
 // as errno values (see srp::nbd::to_errno).
@@ -60,6 +61,7 @@ int srp_config(const char* key, const char* value) {
     else if (k == "channels" && *v >= 1 && *v <= 64) g_config.disk.session.channels = static_cast<std::uint32_t>(*v);
     else if (k == "timeout_ms" && *v >= 1) g_config.disk.session.command_timeout = std::chrono::milliseconds(*v);
     else if (k == "connect_timeout_ms" && *v >= 1) g_config.connect_timeout = std::chrono::milliseconds(*v);
+    else if (k == "reconnect_timeout_ms") g_config.disk.reconnect_timeout = std::chrono::milliseconds(*v);
     else {
         nbdkit_error("srp: unknown or out-of-range parameter %s=%s", key, value);
         return -1;
@@ -74,6 +76,9 @@ int srp_config_complete() {
     }
     g_config.disk.session.id_ext = *g_config.id_ext;
     g_config.disk.session.ioc_guid = g_config.ioc_guid.value_or(*g_config.id_ext);
+    // nbdkit_debug is shown only with -v (with every request): a lost target
+    // is worth a line in the ordinary log, even when it comes back.
+    g_config.disk.log = [](const std::string& line) { nbdkit_error("%s", line.c_str()); };
     return 0;
 }
 
@@ -143,7 +148,9 @@ nbdkit_plugin plugin = [] {
         "lun=<N>               logical unit (default 0)\n"
         "channels=<N>          RDMA channels, one per nbdkit thread (default 1)\n"
         "initiator_ext=<HEX>   first half of the initiator port id\n"
-        "timeout_ms=<N>        per-command timeout before ABORT TASK (default 30000)";
+        "timeout_ms=<N>        per-command timeout before ABORT TASK (default 30000)\n"
+        "connect_timeout_ms=<N> one login's time limit (default 5000)\n"
+        "reconnect_timeout_ms=<N> how long a lost target is logged in to again before EIO (default 20000)";
     p.after_fork = srp_after_fork;
     p.cleanup = srp_cleanup;
     p.open = srp_open;

@@ -1,8 +1,12 @@
 // The nbdkit plugin's logic (srp::nbd::Disk) against our target over the
 // loopback fabric: byte-offset I/O split over lanes, flush, trim, zero,
-// errno mapping, and a retry on a fresh login after the channel was lost.
+// errno mapping, a retry on a fresh login after the channel was lost, and a
+// target restarted (or not) within the reconnect timeout.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <mutex>
 #include <thread>
 
 #include "srp_initiator/nbd/disk.h"
@@ -147,5 +151,105 @@ TEST_CASE("nbd disk: a lost channel is logged in again and the request retried",
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     CHECK(d.reconnects() >= 1);
+    CHECK(back == data);
+}
+
+namespace {
+
+// The target's process killed and started again: its channels go (the
+// daemon's steps when its device goes away) and logins are refused until
+// up() (a connection request to an address nobody listens on is rejected).
+struct RestartedTarget {
+    LoopbackServer server{1u << 20};
+    std::shared_ptr<std::atomic<bool>> down = std::make_shared<std::atomic<bool>>(false);
+    std::vector<std::string> log;
+    std::mutex log_mutex;
+
+    nbd::DiskOptions options(std::chrono::milliseconds reconnect_timeout) {
+        auto o = disk_options(1);
+        o.reconnect_timeout = reconnect_timeout;
+        o.log = [this](const std::string& line) {
+            std::lock_guard lock(log_mutex);
+            log.push_back(line);
+        };
+        return o;
+    }
+    initiator::Connector connector() {
+        return [inner = server.connector(), down = down](const initiator::ConnectRequest& request)
+                   -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
+            if (down->load())
+                return std::unexpected(initiator::LoginFailure{initiator::LoginFailure::Kind::unreachable, "test: target down", {}});
+            return inner(request);
+        };
+    }
+    void kill() {
+        down->store(true);
+        server.disconnect_device("loopback");
+        for (int i = 0; i < 400 && server.channels() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        REQUIRE(server.channels() == 0);
+    }
+    bool logged(const std::string& text) {
+        std::lock_guard lock(log_mutex);
+        for (const auto& line : log)
+            if (line.find(text) != std::string::npos) return true;
+        return false;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("nbd disk: a target away for longer than three logins take is waited for, within the reconnect timeout",
+          "[loopback][nbd]") {
+    RestartedTarget target;
+    auto disk = nbd::Disk::open(target.connector(), target.options(std::chrono::milliseconds(5000)));
+    REQUIRE(disk);
+    auto& d = **disk;
+    auto before = pattern(8192, 5);
+    REQUIRE(d.pwrite(before, 0, false) == 0);
+    target.kill();
+    std::thread restart([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        target.down->store(false);
+    });
+    // The write in flight when the target went away: it waits for the
+    // restart instead of failing with the first refused login.
+    const auto start = std::chrono::steady_clock::now();
+    auto during = pattern(8192, 9);
+    const int written = d.pwrite(during, 8192, false);
+    const auto took = std::chrono::steady_clock::now() - start;
+    restart.join();
+    CHECK(written == 0);
+    CHECK(took >= std::chrono::milliseconds(500));
+    CHECK(took < std::chrono::milliseconds(5000));
+    CHECK(d.reconnects() == 1);
+    CHECK(target.logged("channel 0 lost; logging in again"));
+    CHECK(target.logged("channel 0 logged in again after"));
+    std::vector<std::uint8_t> back(16384);
+    REQUIRE(d.pread(back, 0) == 0);
+    CHECK(std::equal(before.begin(), before.end(), back.begin()));
+    CHECK(std::equal(during.begin(), during.end(), back.begin() + 8192));
+}
+
+TEST_CASE("nbd disk: a target that stays away is EIO after the reconnect timeout, not a hang; then it serves again",
+          "[loopback][nbd]") {
+    RestartedTarget target;
+    auto disk = nbd::Disk::open(target.connector(), target.options(std::chrono::milliseconds(800)));
+    REQUIRE(disk);
+    auto& d = **disk;
+    auto data = pattern(4096, 11);
+    REQUIRE(d.pwrite(data, 4096, false) == 0);
+    target.kill();
+    std::vector<std::uint8_t> back(4096);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(d.pread(back, 4096) == EIO);
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(took >= std::chrono::milliseconds(750));  // logins until the timeout, not three at once
+    CHECK(took < std::chrono::milliseconds(2000));
+    CHECK(target.logged("not logged in again within"));
+    // Every request meets the same bound while the target is away.
+    CHECK(d.pread(back, 4096) == EIO);
+    target.down->store(false);
+    std::fill(back.begin(), back.end(), 0);
+    CHECK(d.pread(back, 4096) == 0);
     CHECK(back == data);
 }

@@ -2,8 +2,12 @@
 # VM test: nbdkit with nbdkit-srp-plugin.so serving our target's LUN over
 # soft-RoCE, attached as /dev/nbd0 by the kernel's NBD client: fio verify,
 # ext4 (mkfs, mount, write, umount, fsck clean), and qemu-img convert from the
-# export equal (md5) to the LUN's backing file. Then the same export against
-# the kernel LIO ib_srpt. Each check prints "ok: ..." or "FAIL: ...".
+# export equal (md5) to the LUN's backing file. Then our target is killed
+# (SIGKILL) and restarted under a mounted ext4 while a writer fsyncs: the
+# writer sees no error, fsck is clean and the files are what was written;
+# killed and not restarted, a read is EIO within the plugin's reconnect
+# timeout, and after a restart the export serves again. Then the same export
+# against the kernel LIO ib_srpt. Each check prints "ok: ..." or "FAIL: ...".
 # usage: nbd_plugin.sh <repo root> <build dir>
 set -u
 source "$1/scripts/vm/guest-lib.sh"
@@ -19,14 +23,18 @@ for tool in nbdkit nbd-client qemu-img fio mkfs.ext4 fsck.ext4; do
 	command -v $tool >/dev/null || fail "$tool is not installed (scripts/install-deps.sh)"
 done
 
+NBDKIT_PID=
+# In the foreground (-f, as a background job): a daemonised nbdkit sends its
+# stderr to /dev/null and its log to syslog, and the plugin's log lines (a
+# lost target, a new login) are checked below.
 nbdkit_start() {  # id_ext, then extra plugin parameters
-	rm -f $SOCK /tmp/nbdkit.pid
-	nbdkit --threads 4 -U $SOCK -P /tmp/nbdkit.pid "$PLUGIN" address="$RDMA_IP" id_ext="$1" channels=4 "${@:2}" \
-		> /tmp/nbdkit.log 2>&1 || fail "nbdkit did not start"
-	for _ in $(seq 100); do [ -S $SOCK ] && break; sleep 0.1; done
-	[ -S $SOCK ] || fail "no nbdkit socket"
+	rm -f $SOCK
+	nbdkit -f --threads 4 -U $SOCK "$PLUGIN" address="$RDMA_IP" id_ext="$1" channels=4 "${@:2}" > /tmp/nbdkit.log 2>&1 &
+	NBDKIT_PID=$!
+	for _ in $(seq 100); do [ -S $SOCK ] && break; kill -0 $NBDKIT_PID 2>/dev/null || break; sleep 0.1; done
+	[ -S $SOCK ] && kill -0 $NBDKIT_PID 2>/dev/null || fail "nbdkit did not start"
 }
-nbdkit_stop() { kill "$(cat /tmp/nbdkit.pid)" 2>/dev/null; sleep 0.5; }
+nbdkit_stop() { kill "$NBDKIT_PID" 2>/dev/null; wait "$NBDKIT_PID" 2>/dev/null; }
 
 attach() {
 	nbd-client -unix $SOCK /dev/nbd0 -b 4096 > /tmp/nbd-client.log 2>&1 || { cat /tmp/nbd-client.log; fail "nbd-client"; }
@@ -63,19 +71,124 @@ exercise() {  # name, backing file (empty: do not compare)
 	fi
 }
 
+# Our target, file-backed (its io backstore, O_DIRECT), so what it
+# acknowledged survives its death. A restart is the same command line: the
+# same LUN file, state directory and listen address.
+target_start() {
+	local before
+	before=$(grep -c "srp_target ready" $LOG)
+	$BUILD/srp_target/srp_target --lun path=/tmp/lun0.img --state-dir /tmp/srp_target-state --listen "$RDMA_IP:5555" \
+		--pollers 1 --stats-interval 0 >> $LOG 2>&1 &
+	PID=$!
+	srp_target_wait_ready $LOG $PID "$before" || fail "target did not start"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+nbd_io_errors() { dmesg | grep -c "I/O error, dev nbd0"; }
+
+# 256 KiB O_DIRECT writes, each followed by fsync, until /tmp/stop-writer
+# exists; /tmp/expect.bin mirrors every write that was acknowledged, and
+# /tmp/writer.progress counts them. The first failed write ends it (status 1).
+writer() {
+	local i=0
+	while [ ! -e /tmp/stop-writer ]; do
+		dd if=/tmp/src.bin of=/tmp/mnt/during bs=256k count=1 skip=$((i % 64)) seek=$((i % 96)) \
+			oflag=direct conv=notrunc,fsync status=none 2>> /tmp/writer.err || return 1
+		dd if=/tmp/src.bin of=/tmp/expect.bin bs=256k count=1 skip=$((i % 64)) seek=$((i % 96)) conv=notrunc status=none
+		i=$((i + 1))
+		echo $i > /tmp/writer.progress
+	done
+}
+progress() { cat /tmp/writer.progress 2>/dev/null || echo 0; }
+
+restart_under_mount() {
+	vm_step "our target killed (SIGKILL) and restarted under a mounted ext4 and a writer"
+	attach
+	mkfs.ext4 -q -F /dev/nbd0 && mount /dev/nbd0 /tmp/mnt || fail "restart: mkfs.ext4, mount"
+	dd if=/dev/urandom of=/tmp/mnt/before bs=1M count=4 status=none && sync || fail "restart: write a file"
+	local md5_before errors_before
+	md5_before=$(md5sum < /tmp/mnt/before)
+	errors_before=$(nbd_io_errors)
+	ok "restart: ext4 on /dev/nbd0 mounted, 4 MiB written and synced (nbd io_timeout $(cat /sys/block/nbd0/queue/io_timeout) ms)"
+	dd if=/dev/urandom of=/tmp/src.bin bs=256k count=64 status=none
+	rm -f /tmp/stop-writer /tmp/writer.progress /tmp/writer.err /tmp/expect.bin
+	writer &
+	local wpid=$! p0 killed ready recovered
+	for _ in $(seq 600); do [ "$(progress)" -ge 4 ] && break; kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
+	[ "$(progress)" -ge 4 ] || { cat /tmp/writer.err; fail "restart: the writer made no progress"; }
+	p0=$(progress)
+	killed=$(now_ms)
+	kill -KILL $PID
+	wait $PID 2>/dev/null
+	sleep 2
+	kill -0 $wpid 2>/dev/null || { cat /tmp/writer.err; fail "restart: the writer failed while the target was down"; }
+	target_start
+	ready=$(now_ms)
+	ok "restart: srp_target killed under the writer (at write $p0), restarted after $((ready - killed)) ms"
+	# Three more writes than at the kill: at least one began after it.
+	for _ in $(seq 600); do [ "$(progress)" -gt $((p0 + 3)) ] && break; kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
+	recovered=$(now_ms)
+	[ "$(progress)" -gt $((p0 + 3)) ] || { cat /tmp/writer.err; fail "restart: the writer did not resume after the restart"; }
+	touch /tmp/stop-writer
+	wait $wpid || { cat /tmp/writer.err; fail "restart: the writer got an error"; }
+	ok "restart: the writer resumed $((recovered - ready)) ms after the target was ready ($((recovered - killed)) ms after the kill), $(progress) writes with fsync, none failed"
+	grep ": channel [0-9]* " /tmp/nbdkit.log | sed "s/^/  /"
+	grep -q ": channel [0-9]* logged in again after" /tmp/nbdkit.log || fail "restart: nbdkit logged no new login"
+	ok "restart: nbdkit logged the lost channel and the new login"
+	sync || fail "restart: sync"
+	[ "$(nbd_io_errors)" -eq "$errors_before" ] || { dmesg | grep "nbd0" | tail -5; fail "restart: the kernel saw I/O errors on nbd0"; }
+	umount /tmp/mnt || fail "restart: umount"
+	fsck.ext4 -fn /dev/nbd0 > /tmp/fsck.out 2>&1 || { cat /tmp/fsck.out; fail "restart: fsck not clean"; }
+	mount /dev/nbd0 /tmp/mnt || fail "restart: remount"
+	[ "$(md5sum < /tmp/mnt/before)" = "$md5_before" ] || fail "restart: the file written before the kill differs"
+	[ "$(md5sum < /tmp/mnt/during)" = "$(md5sum < /tmp/expect.bin)" ] || fail "restart: the file written across the kill differs"
+	umount /tmp/mnt
+	ok "restart: no I/O error in the kernel, umount, fsck clean, both files' md5 as written after remount"
+}
+
+# The documented bound: the plugin logs in again for reconnect_timeout_ms
+# (20000 by default) after it saw the loss, and one login may take up to
+# connect_timeout_ms (5000) more; then the request is EIO.
+RECONNECT_MS=20000
+CONNECT_MS=5000
+target_stays_away() {
+	vm_step "our target killed and not restarted: EIO within the reconnect timeout"
+	local errors_before start took
+	errors_before=$(nbd_io_errors)
+	kill -KILL $PID
+	wait $PID 2>/dev/null
+	start=$(now_ms)
+	dd if=/dev/nbd0 of=/dev/null bs=4096 count=1 skip=100 iflag=direct status=none 2> /tmp/dd.err \
+		&& fail "bound: a read succeeded with the target gone"
+	took=$(($(now_ms) - start))
+	grep -q "Input/output error" /tmp/dd.err || { cat /tmp/dd.err; fail "bound: the read failed, but not with EIO"; }
+	[ "$took" -ge $RECONNECT_MS ] || fail "bound: EIO after $took ms, before the reconnect timeout ($RECONNECT_MS ms)"
+	[ "$took" -le $((RECONNECT_MS + CONNECT_MS)) ] || fail "bound: EIO after $took ms, later than $((RECONNECT_MS + CONNECT_MS)) ms"
+	grep "not logged in again" /tmp/nbdkit.log | sed "s/^/  /"
+	grep -q "not logged in again within" /tmp/nbdkit.log || fail "bound: nbdkit logged no give-up"
+	[ "$(nbd_io_errors)" -gt "$errors_before" ] || fail "bound: the kernel saw no I/O error"
+	[ -e /sys/block/nbd0/pid ] || fail "bound: nbd-client let go of /dev/nbd0 after the EIO"
+	ok "bound: a read with the target gone is EIO after $took ms (bound $RECONNECT_MS + $CONNECT_MS ms), /dev/nbd0 still attached"
+	target_start
+	dd if=/dev/nbd0 of=/dev/null bs=1M count=4 iflag=direct status=none || fail "bound: no read after the restart"
+	mount /dev/nbd0 /tmp/mnt && [ -s /tmp/mnt/before ] && [ -s /tmp/mnt/during ] || fail "bound: no mount after the restart"
+	umount /tmp/mnt
+	ok "bound: target restarted, /dev/nbd0 reads and mounts again without re-attaching"
+	detach
+}
+
 vm_step "soft-RoCE, our target, nbd"
 rxe_up || exit 1
 modprobe nbd || fail "modprobe nbd"
 GUID=$(tr -d : < /sys/class/infiniband/$RDMA_DEV/node_guid)
 dd if=/dev/zero of=/tmp/lun0.img bs=1M count=$SIZE_MB status=none
-$BUILD/srp_target/srp_target --lun path=/tmp/lun0.img --state-dir /tmp/srp_target-state --listen "$RDMA_IP:5555" --pollers 1 --stats-interval 0 > $LOG 2>&1 &
-PID=$!
-for _ in $(seq 200); do grep -q "srp_target ready" $LOG && break; sleep 0.1; done
-grep -q "srp_target ready" $LOG || fail "target did not start"
+: > $LOG
+target_start
 
 vm_step "nbdkit srp plugin against our target"
 nbdkit_start "$GUID"
 exercise "ours" /tmp/lun0.img
+restart_under_mount
+target_stays_away
 nbdkit_stop
 kill -TERM $PID; wait $PID
 
