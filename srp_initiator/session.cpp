@@ -146,7 +146,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
     ch->receive_count = slots + kExtraReceives;
     ch->send_memory.resize(std::size_t{slots} * ch->info.max_it_iu_len);
     ch->receive_memory.resize(std::size_t{ch->receive_count} * ch->info.max_ti_iu_len);
-    ch->control_memory.resize(kControlBytes * 2);
+    ch->control_memory.resize(std::size_t{kControlBytes} * kControlSends);
     auto reg = [&](std::span<std::uint8_t> m, bool remote) -> std::expected<std::unique_ptr<fabric::Registration>, LoginFailure> {
         auto r = ch->link.domain->register_memory(m, remote);
         if (!r) return std::unexpected(LoginFailure{LoginFailure::Kind::error, "memory registration: " + r.error().message(), {}});
@@ -308,9 +308,9 @@ void Session::logout() {
         auto logout = wire::make_iu<wire::ILogout>(wire::Opcode::i_logout);
         const std::uint64_t tag = next_login_tag_++;
         std::memcpy(logout.tag.data(), &tag, sizeof tag);
-        std::memcpy(ch->control_memory.data() + kControlBytes, &logout, sizeof logout);
+        std::memcpy(ch->control_memory.data(), &logout, sizeof logout);
         ch->logging_out = true;
-        if (ch->link.connection->post_send(kControlTag | 1, ch->control_mr->segment(kControlBytes, sizeof logout))) {
+        if (ch->link.connection->post_send(kLogoutWrId, ch->control_mr->segment(0, sizeof logout))) {
             // Give the SRP_I_LOGOUT a moment to leave before disconnecting.
             const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
             bool sent = false;
@@ -318,7 +318,7 @@ void Session::logout() {
                 fabric::Completion c[16];
                 const std::size_t n = ch->link.connection->poll(c);
                 for (std::size_t i = 0; i < n; ++i)
-                    if (c[i].wr_id == (kControlTag | 1)) sent = true;
+                    if (c[i].wr_id == kLogoutWrId) sent = true;
                     else handle_completion(*ch, c[i]);
                 if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
             }

@@ -12,12 +12,24 @@ namespace srp::initiator {
 
 // wr_id spaces on one connection.
 inline constexpr std::uint64_t kReceiveTag = 1ull << 62;
-// CRED_RSP, AER_RSP (+0) and I_LOGOUT (+1): above every slot index, and small
-// (send chain wr_ids index a table in the verbs connection).
+// Control sends: I_LOGOUT (kControlTag) and the CRED_RSP/AER_RSP buffers
+// (kControlTag + 1 + i). Above every slot index, and small (send chain
+// wr_ids index a table in the verbs connection). Each SEND in flight needs a
+// wr_id and a buffer of its own until it completes: a shared wr_id would
+// retire two SENDs with one completion (the verbs connection's count of
+// outstanding work requests would never return to zero), and a shared
+// buffer could be rewritten before the first SEND read it.
 inline constexpr std::uint64_t kControlTag = 0xF0000;
+inline constexpr std::uint64_t kLogoutWrId = kControlTag;
 inline constexpr std::uint32_t kExtraReceives = 4;       // target-initiated IUs beyond the credits
-inline constexpr std::uint32_t kControlSends = 2;        // CRED_RSP/AER_RSP and I_LOGOUT beside the slots
+// CRED_RSP/AER_RSP in flight at once: one per receive kept for target-initiated
+// IUs. A target that asks faster than the SENDs complete finds them all busy
+// and its request goes unanswered (ib_srp likewise drops the response when no
+// send IU is free, srp_response_common); the credits it granted still count.
+inline constexpr std::uint32_t kControlResponses = kExtraReceives;
+inline constexpr std::uint32_t kControlSends = 1 + kControlResponses;  // beside the slots, in the send queue
 inline constexpr std::uint32_t kControlBytes = 64;
+static_assert(kControlResponses <= 32, "Channel::control_busy is a 32-bit mask");
 // Slots per channel: the slot index is the SEND's wr_id and the low 16 bits of
 // the tag, and must stay below kControlTag.
 inline constexpr std::uint32_t kMaxSlots = 4096;
@@ -114,6 +126,7 @@ struct Session::Channel {
     std::uint32_t receive_count = 0;
     std::uint32_t imm_data_offset = 0;  // 0: not granted
     std::uint32_t idle_polls = 0;       // polls that found nothing since the last CM event check
+    std::uint32_t control_busy = 0;     // bit i: CRED_RSP/AER_RSP buffer i is in a SEND in flight
     std::atomic<bool> dead{false};
     bool logging_out = false;
 };

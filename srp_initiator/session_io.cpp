@@ -281,6 +281,8 @@ void Session::handle_completion(Channel& ch, const fabric::Completion& c) {
         Slot& slot = ch.slots[c.wr_id];
         slot.send_pending = false;
         if (!slot.busy && !ch.dead) release_slot(ch, slot);
+    } else if (c.wr_id > kLogoutWrId && c.wr_id <= kLogoutWrId + kControlResponses) {
+        ch.control_busy &= ~(1u << (c.wr_id - kLogoutWrId - 1));  // its buffer may be rewritten now
     }
     if (c.status != fabric::CompletionStatus::success && !ch.logging_out)
         fail_channel(ch, "send failed: " + std::string(fabric::to_string(c.status)));
@@ -290,10 +292,16 @@ void Session::handle_response(Channel& ch, std::span<const std::uint8_t> iu) {
     auto opcode = wire::peek_opcode(iu);
     if (!opcode) return;
     auto reply = [&](wire::Opcode op, const wire::Tag& tag) {
+        // A buffer and a wr_id of its own for every response in flight (kControlResponses).
+        std::uint32_t i = 0;
+        while (i < kControlResponses && (ch.control_busy & (1u << i)) != 0) ++i;
+        if (i == kControlResponses) return;  // all in flight: unanswered, as ib_srp does
         auto r = wire::make_iu<wire::CredRsp>(op);
         r.tag = tag;
-        std::memcpy(ch.control_memory.data(), &r, sizeof r);
-        (void)ch.link.connection->post_send(kControlTag, ch.control_mr->segment(0, sizeof r));
+        const std::size_t offset = std::size_t{kControlBytes} * (1 + i);
+        std::memcpy(ch.control_memory.data() + offset, &r, sizeof r);
+        if (ch.link.connection->post_send(kLogoutWrId + 1 + i, ch.control_mr->segment(offset, sizeof r)))
+            ch.control_busy |= 1u << i;
     };
     switch (*opcode) {
         case wire::Opcode::rsp: break;

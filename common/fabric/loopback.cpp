@@ -232,6 +232,17 @@ std::optional<CompletionStatus> LoopbackConnection::rdma_locked(std::span<const 
     return std::nullopt;
 }
 
+bool LoopbackConnection::cut_locked(std::uint64_t wr_id, std::span<const RdmaOp> ops, std::size_t count, bool read) {
+    const auto depth = shared_->sides[side_].faults.send_queue_depth;
+    if (!depth || count <= *depth) return false;
+    // The prefix reached the wire; whatever it did, only the flushed report
+    // of the whole chain is seen (verbs: flush_pending).
+    (void)rdma_locked(ops.first(std::min(*depth, ops.size())), read);
+    complete_locked(side_, Completion{wr_id, read ? WorkKind::rdma_read : WorkKind::send, CompletionStatus::flushed, 0});
+    shared_->connected = false;
+    return true;
+}
+
 PostResult LoopbackConnection::post_rdma_read(std::uint64_t wr_id, std::span<const RdmaOp> ops) {
     std::lock_guard lock(shared_->mutex);
     // Nothing to post would never complete: refuse it, as the verbs fabric does.
@@ -242,6 +253,7 @@ PostResult LoopbackConnection::post_rdma_read(std::uint64_t wr_id, std::span<con
         complete_locked(side_, Completion{wr_id, WorkKind::rdma_read, CompletionStatus::flushed, 0});
         return {};
     }
+    if (cut_locked(wr_id, ops, ops.size(), true)) return {};
     auto failure = rdma_locked(ops, true);
     complete_locked(side_, Completion{wr_id, WorkKind::rdma_read, failure.value_or(CompletionStatus::success), 0});
     if (failure) shared_->connected = false;  // an RC QP goes to error on a failed RDMA
@@ -257,6 +269,7 @@ PostResult LoopbackConnection::post_rdma_write_then_send(std::uint64_t wr_id, st
         complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::flushed, 0});
         return {};
     }
+    if (cut_locked(wr_id, ops, ops.size() + 1, false)) return {};
     if (auto failure = rdma_locked(ops, false)) {
         complete_locked(side_, Completion{wr_id, WorkKind::send, *failure, 0});
         shared_->connected = false;
@@ -312,6 +325,11 @@ void LoopbackConnection::fail_next_rdma(CompletionStatus status) {
 void LoopbackConnection::refuse_receives(bool refuse) {
     std::lock_guard lock(shared_->mutex);
     shared_->sides[side_].faults.refuse_receives = refuse;
+}
+
+void LoopbackConnection::set_send_queue_depth(std::size_t depth) {
+    std::lock_guard lock(shared_->mutex);
+    shared_->sides[side_].faults.send_queue_depth = depth;
 }
 
 void LoopbackConnection::set_receive_queue_depth(std::size_t depth) {

@@ -61,6 +61,10 @@ struct LoopbackFaults {
     bool hold_completions = false;                     // delay send/RDMA completions until released
     bool refuse_receives = false;                      // post_receive fails
     std::optional<std::size_t> receive_queue_depth;    // receives posted at once at most, like a QP's max_recv_wr
+    // A chain longer than this is refused part-way, as a verbs post that
+    // overruns the send queue: its prefix runs, the chain is reported
+    // flushed once and the connection breaks.
+    std::optional<std::size_t> send_queue_depth;
 };
 
 // Creates a connected pair. Each end resolves the other end's RDMA through its domain.
@@ -90,6 +94,8 @@ public:
     void refuse_receives(bool refuse);
     // Models a queue pair's receive queue: a post beyond depth fails with queue_full.
     void set_receive_queue_depth(std::size_t depth);
+    // Models a send queue smaller than the chains posted (LoopbackFaults::send_queue_depth).
+    void set_send_queue_depth(std::size_t depth);
     bool connected() const;
     std::size_t posted_receives() const;
     // Send-side completions queued while the owner asked not to be woken by them.
@@ -106,6 +112,8 @@ private:
     PostResult send_locked(std::uint64_t wr_id, LocalSegment iu);
     void complete_locked(int side, Completion c);
     std::optional<CompletionStatus> rdma_locked(std::span<const RdmaOp> ops, bool read);
+    // True when the chain overran the modelled send queue (and was handled).
+    bool cut_locked(std::uint64_t wr_id, std::span<const RdmaOp> ops, std::size_t count, bool read);
 
     std::shared_ptr<Shared> shared_;
     int side_;

@@ -98,7 +98,7 @@ VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNoti
     qp_attr.send_cq = send_cq_.get();
     qp_attr.recv_cq = receive_cq_.get();
     qp_attr.qp_type = IBV_QPT_RC;
-    qp_attr.cap.max_send_wr = send_depth_;
+    qp_attr.cap.max_send_wr = depths.test_only_qp_send_wr != 0 ? depths.test_only_qp_send_wr : send_depth_;
     qp_attr.cap.max_recv_wr = receive_depth;
     qp_attr.cap.max_send_sge = max_sge_;
     qp_attr.cap.max_recv_sge = 1;

@@ -38,6 +38,10 @@ struct QueueDepths {
     std::uint32_t receive = 128;  // = SRP credits
     std::uint32_t send = 512;     // RDMA work requests and responses in flight
     std::uint32_t max_sge = 16;
+    // Tests only (the fabric conformance suite): when nonzero, the QP's send
+    // queue is created this small while the connection still accounts for
+    // `send` work requests, so the provider refuses a long post part-way.
+    std::uint32_t test_only_qp_send_wr = 0;
 };
 
 class VerbsConnection : public fabric::Connection {

@@ -201,6 +201,7 @@ Channel::Request* Channel::allocate_request() {
     r.is_tmf = false;
     r.lun.reset();
     r.data_out_described = r.data_in_described = 0;
+    r.names_data_out = false;
     r.data_out_moved = 0;
     r.table_count = 0;
     r.tmf_tracker.reset();

@@ -87,6 +87,9 @@ private:
         std::optional<std::uint16_t> lun;
         std::uint32_t data_out_described = 0;
         std::uint32_t data_in_described = 0;
+        // The IU named a DATA-OUT buffer (direct, indirect or immediate),
+        // whatever its length: a command that returns data refuses it.
+        bool names_data_out = false;
         std::uint64_t data_out_moved = 0;
         wire::DirectDescriptor table{};  // external descriptor table (partial in IU)
         std::uint32_t table_count = 0;

@@ -42,6 +42,7 @@ void Channel::handle_cmd(Request& r, std::span<const std::uint8_t> iu) {
     const auto& in = cmd->data_in;
     r.data_out_described = out.total_length;
     r.data_in_described = in.total_length;
+    r.names_data_out = out.format != DataFormat::none;
     if (out.format != DataFormat::none && in.format != DataFormat::none) {
         spdlog::warn("[{}] bidirectional SRP_CMD rejected", params_.name);
         return reject_command(r, kInvalidFieldInIu);

@@ -19,9 +19,26 @@ void Channel::drive(Request& r) {
     for (;;) {
         switch (r.task.phase()) {
             case Phase::complete:
-                // Fetch a DATA-IN table only when there is data to return
-                // through it; a DATA-OUT table of a command that returns data
-                // is never fetched: the residuals tell (SRP r16a 6.9).
+                // Data to return, but the IU named only a DATA-OUT buffer
+                // (bidirectional IUs were refused on arrival): the initiator
+                // and the command disagree on the direction of the transfer.
+                // SRP r16a 6.8 gives each direction its own descriptor; SAM-5
+                // 5.4.2 leaves a transfer the application client did not
+                // describe to the device server, and INVALID FIELD IN COMMAND
+                // INFORMATION UNIT (SPC-4 4.5.6) names the field at fault.
+                // Nothing is fetched or written; the engine already ran the
+                // command, which for a data-in command changes no medium. A
+                // command that returns nothing (TEST UNIT READY, READ of zero
+                // blocks) is not refused: residuals tell what went unused.
+                // The reverse, a data-out command with only a DATA-IN
+                // descriptor, is refused by the engine: it describes no
+                // DATA-OUT bytes (data_out_length_mismatch()).
+                if (r.names_data_out && !r.task.data_in().empty()) {
+                    spdlog::warn("[{}] request {}: data-in command with a DATA-OUT descriptor refused", params_.name,
+                                 r.index);
+                    return reject_command(r, scsi::Asc::invalid_field_in_command_iu);
+                }
+                // Fetch a DATA-IN table only when there is data to return through it.
                 if (r.table_count != 0 && !r.table_for_data_out && r.remote.empty() && !r.task.data_in().empty())
                     return after_table_fetch_start(r);
                 return respond(r);

@@ -23,8 +23,35 @@ struct Pair {
     fabric::Connection* b = nullptr;
     fabric::MemoryDomain* domain_b = nullptr;
     std::shared_ptr<void> owner;
+    // Work requests a's own accounting lets into its send queue (0: unbounded).
+    std::uint32_t send_depth_a = 0;
 };
-using PairFactory = std::function<Pair()>;
+struct PairOptions {
+    // a's real send queue holds only a few work requests (kShortSendQueue or
+    // the provider's rounding of it) while its accounting allows send_depth_a:
+    // a long post is refused part-way by the provider itself.
+    bool short_send_queue = false;
+};
+inline constexpr std::uint32_t kShortSendQueue = 4;
+using PairFactory = std::function<Pair(const PairOptions&)>;
+
+// Every completion of c within window, polled one at a time (as an owner
+// that acts on each completion before it polls the next).
+inline std::vector<fabric::Completion> collect(fabric::Connection& c, std::chrono::milliseconds window) {
+    std::vector<fabric::Completion> all;
+    const auto until = std::chrono::steady_clock::now() + window;
+    while (std::chrono::steady_clock::now() < until) {
+        fabric::Completion one[1];
+        if (c.poll(one) == 1) all.push_back(one[0]);
+        else std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return all;
+}
+inline std::size_t count_of(const std::vector<fabric::Completion>& all, std::uint64_t wr_id) {
+    std::size_t n = 0;
+    for (const auto& c : all) n += c.wr_id == wr_id;
+    return n;
+}
 
 // Waits for the completion of wr_id. Completions of other work requests that
 // arrive meanwhile are kept for later calls (a poll may return several).
@@ -61,7 +88,7 @@ struct Buffers {
 };
 
 inline std::string send_and_receive(const PairFactory& make) {
-    Pair p = make();
+    Pair p = make({});
     Buffers m(p);
     if (!p.b->post_receive(1, m.rb->segment(0, 1024))) return "post_receive failed";
     for (int i = 0; i < 100; ++i) m.a[i] = static_cast<std::uint8_t>(i * 3);
@@ -77,7 +104,7 @@ inline std::string send_and_receive(const PairFactory& make) {
 }
 
 inline std::string rdma_write_then_send(const PairFactory& make) {
-    Pair p = make();
+    Pair p = make({});
     Buffers m(p);
     if (!p.b->post_receive(1, m.rb->segment(0, 64))) return "post_receive failed";
     for (std::size_t i = 0; i < 8192; ++i) m.a[1024 + i] = static_cast<std::uint8_t>(i ^ 0x5a);
@@ -96,7 +123,7 @@ inline std::string rdma_write_then_send(const PairFactory& make) {
 }
 
 inline std::string rdma_read(const PairFactory& make) {
-    Pair p = make();
+    Pair p = make({});
     Buffers m(p);
     for (std::size_t i = 0; i < 12288; ++i) m.b[i] = static_cast<std::uint8_t>(i * 5 + 1);
     // Three remote pieces gathered into one local range.
@@ -114,7 +141,7 @@ inline std::string rdma_read(const PairFactory& make) {
 }
 
 inline std::string bad_rkey_fails(const PairFactory& make) {
-    Pair p = make();
+    Pair p = make({});
     Buffers m(p);
     const fabric::LocalSegment local = m.ra->segment(0, 512);
     const fabric::RdmaOp op{fabric::RemoteSegment{reinterpret_cast<std::uintptr_t>(m.b.data()), m.rb->rkey() ^ 0x5a5a00, 512},
@@ -130,7 +157,7 @@ inline std::string bad_rkey_fails(const PairFactory& make) {
 }
 
 inline std::string disconnect_flushes_receives(const PairFactory& make) {
-    Pair p = make();
+    Pair p = make({});
     Buffers m(p);
     for (std::uint64_t i = 0; i < 4; ++i)
         if (!p.b->post_receive(10 + i, m.rb->segment(i * 1024, 1024))) return "post_receive failed";
@@ -145,7 +172,7 @@ inline std::string disconnect_flushes_receives(const PairFactory& make) {
 }
 
 inline std::string empty_chain_refused(const PairFactory& make) {
-    Pair p = make();
+    Pair p = make({});
     Buffers m(p);
     // A chain of no work request would never complete: its owner would wait forever.
     auto posted = p.a->post_rdma_read(5, {});
@@ -162,7 +189,7 @@ inline std::string empty_chain_refused(const PairFactory& make) {
 }
 
 inline std::string failed_chain_reports_once(const PairFactory& make) {
-    Pair p = make();
+    Pair p = make({});
     Buffers m(p);
     // Three RDMA READs in one chain; the middle one names a bad rkey. The
     // chain completes once, with the remote error, and nothing of it later.
@@ -183,6 +210,86 @@ inline std::string failed_chain_reports_once(const PairFactory& make) {
     return {};
 }
 
+inline std::string partial_post_reports_each_chain_once(const PairFactory& make) {
+    Pair p = make(PairOptions{true});
+    Buffers m(p);
+    // Three chains in one post: A fits, B is far longer than the real send
+    // queue (its first READ names a bad rkey), C follows. The provider takes
+    // A and a prefix of B and refuses the rest. Each chain must be reported
+    // exactly once: B as flushed although its posted prefix later fails
+    // (that error belongs to a chain already reported), C as flushed.
+    constexpr std::uint32_t kLong = 4 * kShortSendQueue;
+    std::vector<fabric::LocalSegment> locals;
+    for (std::uint32_t i = 0; i < kLong + 2; ++i) locals.push_back(m.ra->segment(std::size_t{i} * 512, 512));
+    auto read_op = [&](std::uint32_t i, bool bad) {
+        return fabric::RdmaOp{fabric::RemoteSegment{reinterpret_cast<std::uintptr_t>(m.b.data() + std::size_t{i} * 512),
+                                                    bad ? m.rb->rkey() ^ 0x5a5a00 : m.rb->rkey(), 512},
+                              {&locals[i], 1}};
+    };
+    std::vector<fabric::RdmaOp> a_ops = {read_op(0, false)}, b_ops, c_ops = {read_op(kLong + 1, false)};
+    for (std::uint32_t i = 0; i < kLong; ++i) b_ops.push_back(read_op(1 + i, i == 0));
+    p.a->begin_batch();
+    const bool a_posted = p.a->post_rdma_read(20, a_ops).has_value();
+    const bool b_posted = p.a->post_rdma_read(21, b_ops).has_value();
+    const bool c_posted = p.a->post_rdma_read(22, c_ops).has_value();
+    p.a->end_batch();
+    if (!a_posted || !b_posted) return "the chains were refused before reaching the send queue";
+    const auto all = collect(*p.a, std::chrono::milliseconds(1500));
+    if (count_of(all, 20) != 1) return "chain A reported " + std::to_string(count_of(all, 20)) + " times";
+    if (count_of(all, 21) != 1) return "chain B (cut by the provider) reported " + std::to_string(count_of(all, 21)) + " times";
+    if (count_of(all, 22) != (c_posted ? 1u : 0u))
+        return "chain C (after the cut) reported " + std::to_string(count_of(all, 22)) + " times";
+    for (const auto& c : all)
+        if (c.wr_id == 21 && c.status != fabric::CompletionStatus::flushed)
+            return "the cut chain reported as " + std::string(fabric::to_string(c.status)) + ", expected flushed";
+    return {};
+}
+
+inline std::string failed_chain_reports_at_its_end(const PairFactory& make) {
+    Pair p = make({});
+    Buffers m(p);
+    // A chain whose first READ fails: its owner learns it once, and only when
+    // every work request of the chain has left the send queue. It may then
+    // reuse the wr_id at once; the new chain is reported on its own, and the
+    // connection's accounting is back to empty: a chain of its whole depth
+    // is accepted (it flushes: the QP is in error).
+    constexpr std::uint32_t kLength = 8;
+    std::vector<fabric::LocalSegment> locals;
+    for (std::uint32_t i = 0; i < kLength; ++i) locals.push_back(m.ra->segment(std::size_t{i} * 512, 512));
+    std::vector<fabric::RdmaOp> ops;
+    for (std::uint32_t i = 0; i < kLength; ++i)
+        ops.push_back(fabric::RdmaOp{fabric::RemoteSegment{reinterpret_cast<std::uintptr_t>(m.b.data() + std::size_t{i} * 512),
+                                                           i == 0 ? m.rb->rkey() ^ 0x5a5a00 : m.rb->rkey(), 512},
+                                     {&locals[i], 1}});
+    if (!p.a->post_rdma_read(9, ops)) return "post_rdma_read failed";
+    std::optional<fabric::Completion> first;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!first && std::chrono::steady_clock::now() < until) {
+        fabric::Completion one[1];
+        if (p.a->poll(one) == 1 && one[0].wr_id == 9) first = one[0];
+    }
+    if (!first) return "no completion for the failed chain";
+    if (first->status == fabric::CompletionStatus::success) return "a chain with a bad rkey succeeded";
+    // Reuse the wr_id at once, as the target does with a request slot.
+    if (!p.a->post_rdma_read(9, {&ops[1], 1})) return "reposting under the reported wr_id failed";
+    const auto later = collect(*p.a, std::chrono::milliseconds(1000));
+    if (count_of(later, 9) != 1)
+        return "after the failed chain's report, its wr_id completed " + std::to_string(count_of(later, 9)) +
+               " times (expected once, for the new chain)";
+    if (p.send_depth_a != 0) {
+        std::vector<fabric::LocalSegment> one(p.send_depth_a, m.ra->segment(0, 64));
+        std::vector<fabric::RdmaOp> full;
+        for (const auto& local : one)
+            full.push_back(fabric::RdmaOp{fabric::RemoteSegment{reinterpret_cast<std::uintptr_t>(m.b.data()), m.rb->rkey(), 64},
+                                          {&local, 1}});
+        auto posted = p.a->post_rdma_read(10, full);
+        if (!posted && posted.error() == fabric::PostError::queue_full)
+            return "work requests of the failed chain were never retired (send queue accounting leaked)";
+        if (posted && !wait_for(*p.a, 10)) return "the full-depth chain never completed";
+    }
+    return {};
+}
+
 struct Check {
     const char* name;
     std::string (*run)(const PairFactory&);
@@ -195,6 +302,8 @@ inline const Check kChecks[] = {
     {"disconnect flushes posted receives", disconnect_flushes_receives},
     {"an empty chain is refused", empty_chain_refused},
     {"a chain failing in its middle completes once", failed_chain_reports_once},
+    {"a post refused part-way reports each chain exactly once", partial_post_reports_each_chain_once},
+    {"a failed chain is reported at its end: its wr_id may be reused at once", failed_chain_reports_at_its_end},
 };
 
 }  // namespace srp::test::conformance

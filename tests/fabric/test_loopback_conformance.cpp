@@ -8,7 +8,7 @@ using namespace srp;
 using namespace srp::test::conformance;
 
 namespace {
-Pair loopback_pair() {
+Pair loopback_pair(const PairOptions& options) {
     struct Owner {
         std::shared_ptr<fabric::LoopbackDomain> da = std::make_shared<fabric::LoopbackDomain>();
         std::shared_ptr<fabric::LoopbackDomain> db = std::make_shared<fabric::LoopbackDomain>();
@@ -18,6 +18,7 @@ Pair loopback_pair() {
     auto [a, b] = fabric::make_loopback_pair(owner->da, nullptr, owner->db, nullptr);
     owner->a = std::move(a);
     owner->b = std::move(b);
+    if (options.short_send_queue) owner->a->set_send_queue_depth(kShortSendQueue);
     return Pair{owner->a.get(), owner->da.get(), owner->b.get(), owner->db.get(), owner};
 }
 }  // namespace
@@ -34,11 +35,17 @@ TEST_CASE("fabric conformance (loopback): an empty chain is refused", "[fabric]"
 TEST_CASE("fabric conformance (loopback): a chain failing in its middle completes once", "[fabric]") {
     CHECK(failed_chain_reports_once(loopback_pair) == "");
 }
+TEST_CASE("fabric conformance (loopback): a post refused part-way reports each chain once", "[fabric]") {
+    CHECK(partial_post_reports_each_chain_once(loopback_pair) == "");
+}
+TEST_CASE("fabric conformance (loopback): a failed chain is reported at its end", "[fabric]") {
+    CHECK(failed_chain_reports_at_its_end(loopback_pair) == "");
+}
 TEST_CASE("fabric conformance (loopback): disconnect flushes receives", "[fabric]") {
     CHECK(disconnect_flushes_receives(loopback_pair) == "");
 }
 TEST_CASE("loopback fault: held completions are delivered on release", "[fabric]") {
-    Pair p = loopback_pair();
+    Pair p = loopback_pair({});
     Buffers m(p);
     auto* a = static_cast<fabric::LoopbackConnection*>(p.a);
     a->hold_completions(true);
@@ -50,7 +57,7 @@ TEST_CASE("loopback fault: held completions are delivered on release", "[fabric]
     CHECK(p.a->poll(c) == 1);
 }
 TEST_CASE("loopback fault: injected remote access error", "[fabric]") {
-    Pair p = loopback_pair();
+    Pair p = loopback_pair({});
     Buffers m(p);
     auto* a = static_cast<fabric::LoopbackConnection*>(p.a);
     a->fail_next_rdma(fabric::CompletionStatus::remote_access_error);

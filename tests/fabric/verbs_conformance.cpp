@@ -17,7 +17,7 @@ namespace {
 std::string g_address;
 std::uint16_t g_port = 5600;
 
-Pair verbs_pair() {
+Pair verbs_pair(const PairOptions& options) {
     struct Owner {
         std::unique_ptr<rdma::DeviceList> devices;
         std::unique_ptr<rdma::CmListener> listener;
@@ -44,7 +44,9 @@ Pair verbs_pair() {
         }
     });
     const std::uint8_t hello[8] = {'c', 'o', 'n', 'f', 'o', 'r', 'm', 0};
-    auto client = rdma::ClientConnection::connect(g_address, port, hello, rdma::QueueDepths{64, 64, 4},
+    rdma::QueueDepths client_depths{64, 64, 4};
+    if (options.short_send_queue) client_depths.test_only_qp_send_wr = kShortSendQueue;
+    auto client = rdma::ClientConnection::connect(g_address, port, hello, client_depths,
                                                   std::chrono::milliseconds(5000));
     for (int i = 0; i < 500 && !owner->server; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     done = true;
@@ -55,7 +57,7 @@ Pair verbs_pair() {
     }
     owner->client = std::move(*client);
     return Pair{&owner->client->connection(), &owner->client->domain(), owner->server.get(),
-                &owner->devices->devices().front()->domain(), owner};
+                &owner->devices->devices().front()->domain(), owner, client_depths.send};
 }
 
 }  // namespace

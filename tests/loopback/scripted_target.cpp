@@ -90,6 +90,13 @@ void ScriptedTarget::respond(const Iu& command, std::uint8_t status, std::uint32
     send(*channels_.at(command.channel), std::span<const std::uint8_t>(out, *n));
 }
 
+void ScriptedTarget::request_credit(std::size_t channel, std::uint64_t tag, std::uint32_t req_lim_delta) {
+    auto r = wire::make_iu<wire::CredReq>(wire::Opcode::cred_req);
+    r.req_lim_delta = req_lim_delta;
+    std::memcpy(r.tag.data(), &tag, sizeof tag);
+    send(*channels_.at(channel), std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(&r), sizeof r));
+}
+
 void ScriptedTarget::respond_tmf(const Iu& tmf, std::uint8_t code, std::uint32_t req_lim_delta) {
     auto h = wire::make_iu<wire::RspHeader>(wire::Opcode::rsp);
     h.req_lim_delta = req_lim_delta;

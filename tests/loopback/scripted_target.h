@@ -36,6 +36,8 @@ public:
     void respond(const Iu& command, std::uint8_t status = 0, std::uint32_t req_lim_delta = 1);
     // SRP_RSP to a TSK_MGMT with RSP_CODE code (SRP r16a table 24).
     void respond_tmf(const Iu& tmf, std::uint8_t code, std::uint32_t req_lim_delta = 1);
+    // SRP_CRED_REQ granting req_lim_delta credits, tagged tag (SRP r16a 6.10).
+    void request_credit(std::size_t channel, std::uint64_t tag, std::uint32_t req_lim_delta = 0);
     // RDMA WRITE of bytes to the data-in buffer the SRP_CMD's direct descriptor names.
     fabric::CompletionStatus write_data_in(const Iu& command, std::span<const std::uint8_t> bytes);
 

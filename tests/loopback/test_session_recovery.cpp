@@ -221,6 +221,40 @@ TEST_CASE("session: a slot is reused only after its SEND completed (no wr_id in 
     CHECK(session.can_submit());
 }
 
+TEST_CASE("session: CRED_RSPs in flight together each have a wr_id and a buffer of their own",
+          "[loopback][session]") {
+    // Before: every CRED_RSP/AER_RSP went out under one wr_id from one
+    // buffer; two in flight retired each other (on verbs the outstanding
+    // send count never came back down) and the second could overwrite the first.
+    ScriptedTarget target;
+    auto s = Session::login(target.connector(), fast_options());
+    REQUIRE(s);
+    auto& session = **s;
+    auto& wire_end = target.initiator_end(0);
+    wire_end.hold_completions(true);  // the CRED_RSP SENDs stay in flight
+    target.request_credit(0, 0x1111, 1);
+    target.request_credit(0, 0x2222, 1);
+    session.poll();
+    auto answers = of_kind(target.receive(), wire::Opcode::cred_rsp);
+    REQUIRE(answers.size() == 2);
+    CHECK(answers[0].tag == 0x1111);
+    CHECK(answers[1].tag == 0x2222);
+    CHECK(wire_end.reused_send_wr_ids() == 0);
+    // More requests than response buffers while none has completed: the
+    // surplus goes unanswered rather than reuse a buffer in flight.
+    for (std::uint64_t tag = 0x3000; tag < 0x3008; ++tag) target.request_credit(0, tag, 0);
+    session.poll();
+    CHECK(of_kind(target.receive(), wire::Opcode::cred_rsp).size() == 2);  // 4 buffers, 2 were busy
+    CHECK(wire_end.reused_send_wr_ids() == 0);
+    // Once the SENDs complete, every buffer is free again.
+    wire_end.hold_completions(false);
+    session.poll();
+    for (std::uint64_t tag = 0x4000; tag < 0x4004; ++tag) target.request_credit(0, tag, 0);
+    session.poll();
+    CHECK(of_kind(target.receive(), wire::Opcode::cred_rsp).size() == 4);
+    CHECK(wire_end.reused_send_wr_ids() == 0);
+}
+
 TEST_CASE("session: sends triggered in one poll pass leave in one post", "[loopback][session]") {
     // Before: a callback resubmitting rang one doorbell per command.
     ScriptedTarget target;

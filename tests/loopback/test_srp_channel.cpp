@@ -122,18 +122,19 @@ TEST_CASE("an indirect table outside the IU is fetched with an RDMA READ", "[loo
     CHECK(t.stats.external_tables == 1);
 }
 
-TEST_CASE("a READ carrying a partial DATA-OUT table is answered with residuals and never wedges", "[loopback]") {
+TEST_CASE("a READ carrying a partial DATA-OUT table is refused without fetching it and never wedges", "[loopback]") {
     LoopbackTarget t;
     auto& l = t.link();
-    // The table of the wrong direction is never fetched: fetching it would
-    // leave nothing to post for the DATA-IN and the request would hang.
+    // The table of the wrong direction is never fetched (fetching it would
+    // leave nothing to post for the DATA-IN and the request would hang), and
+    // the READ's data has no DATA-IN buffer: INVALID FIELD IN COMMAND IU
+    // (test_srp_direction.cpp has the other direction mismatches).
     const auto iu = read16_with_partial_table(l, 6, true);
     l.send(iu);
     auto r = l.response();
     REQUIRE(r);
-    CHECK(r->status() == 0);
-    CHECK((r->header.flags & wire::kRspFlagDiOver) != 0);  // 4096 bytes had nowhere to go
-    CHECK(r->header.data_in_res_cnt.value() == 4096);
+    CHECK(r->status() == 2);
+    CHECK(r->asc() == 0x0e03);
     CHECK((r->header.flags & wire::kRspFlagDoUnder) != 0);  // the described DATA-OUT was not used
     CHECK(r->header.data_out_res_cnt.value() == 4096);
     CHECK(t.stats.external_tables == 0);

@@ -87,6 +87,40 @@ TEST_CASE("ABORT TASK finds its task on another channel of the nexus", "[loopbac
     CHECK(b.responses().empty());
 }
 
+TEST_CASE("ABORT TASK SET and CLEAR TASK SET on one channel abort the nexus's stalled task on another",
+          "[loopback][tmf][multichannel]") {
+    // SAM-5 7.2 and 7.4: the task set is the logical unit's, so the victim
+    // is found on any channel of the I_T nexus; the answer waits until its
+    // RDMA READ drained (the initiator then reuses the buffer).
+    const std::uint8_t function = GENERATE(std::uint8_t{0x02}, std::uint8_t{0x04});
+    CAPTURE(function);
+    LoopbackTarget t;
+    auto& a = t.link();
+    auto& b = t.add_link();
+    b.next_tag = 100;
+    b.target_side->hold_completions(true);
+    b.command(write16(7), true, 0, 512);
+    b.command(write16(8), true, 4096, 512);
+    b.pump();
+    const auto tmf = a.tmf(function, 0);
+    pump_all(t, 2);
+    CHECK(a.responses().empty());  // both victims' RDMA READs are still in flight
+    b.target_side->hold_completions(false);
+    pump_all(t, 2);
+    auto answered = a.responses();
+    REQUIRE(answered.size() == 1);
+    CHECK(answered[0].header.tag == tag_of(tmf));
+    CHECK(tmf_code(answered[0]) == 0x00);
+    CHECK(b.responses().empty());  // aborted commands get no response
+    // Their two credits ride on the channel's next response; no unit
+    // attention for the issuing nexus (SPC-4 7.5.7 names only other nexuses).
+    b.command(kTestUnitReady, false, 0, 0);
+    auto next = b.response();
+    REQUIRE(next);
+    CHECK(next->status() == 0);
+    CHECK(next->credits() == 3);
+}
+
 TEST_CASE("a LUN RESET waits for a victim an earlier ABORT TASK already aborted", "[loopback][tmf][multichannel]") {
     LoopbackTarget t;
     auto& a = t.link();
