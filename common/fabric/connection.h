@@ -122,7 +122,8 @@ class Notifier {
 public:
     virtual ~Notifier() = default;
     virtual int fd() const noexcept = 0;
-    // Consumes pending events after fd() became readable.
+    // Consumes pending events (at least one) after fd() became readable; any
+    // it leaves keep fd() readable, so a poll() returns at once for them.
     virtual void consume() noexcept = 0;
 };
 

@@ -70,7 +70,10 @@ VerbsNotifier::VerbsNotifier(ibv_context* context) : channel_(create_comp_channe
 void VerbsNotifier::consume() noexcept {
     ibv_cq* cq = nullptr;
     void* context = nullptr;
-    while (ibv_get_cq_event(channel_.get(), &cq, &context) == 0) {
+    // One event per call: each read is a system call, and reading on until
+    // EAGAIN costs one more on every wake-up. Another pending event keeps
+    // the descriptor readable, so the owner's next poll() returns at once.
+    if (ibv_get_cq_event(channel_.get(), &cq, &context) == 0) {
         ibv_ack_cq_events(cq, 1);
         // The notification fired: the CQ must be armed again before sleeping.
         if (context != nullptr) static_cast<VerbsConnection*>(context)->on_cq_event(cq);

@@ -58,8 +58,9 @@ public:
     virtual void flush_submissions() noexcept {}
     // Delivers finished operations; returns how many.
     virtual std::size_t reap() noexcept = 0;
-    // Readable when completions are waiting (the poller sleeps on it); -1: none.
-    virtual int event_fd() const noexcept { return -1; }
+    // Polls readable (POLLIN) while completions wait to be reaped; the
+    // poller sleeps on it. Nothing is read from it: reap() clears it. -1: none.
+    virtual int wait_fd() const noexcept { return -1; }
     virtual std::size_t in_flight() const noexcept = 0;
     // Pre-registers long-lived transfer memory (a channel's bounce buffers)
     // so reads and writes into it skip per-I/O page pinning; nullopt when

@@ -1,7 +1,6 @@
 #include "srp_target/backstore/uring_queue.h"
 
 #include <linux/falloc.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,17 +19,6 @@ UringQueue::UringQueue() {
     params.cq_entries = kUringCqEntries;
     if (int err = io_uring_queue_init_params(kUringSqEntries, &ring_, &params); err < 0)
         throw std::system_error(-err, std::generic_category(), "io_uring_queue_init");
-    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (event_fd_ < 0) {
-        const int err = errno;
-        io_uring_queue_exit(&ring_);
-        throw std::system_error(err, std::generic_category(), "eventfd");
-    }
-    if (int err = io_uring_register_eventfd(&ring_, event_fd_); err < 0) {
-        ::close(event_fd_);
-        io_uring_queue_exit(&ring_);
-        throw std::system_error(-err, std::generic_category(), "io_uring_register_eventfd");
-    }
     slots_.resize(kUringCqEntries);
     for (std::uint32_t i = kUringCqEntries; i-- > 0;) free_slots_.push_back(i);
     // A sparse fixed buffer table (Linux >= 5.19) filled as channels arrive;
@@ -73,7 +61,6 @@ UringQueue::~UringQueue() {
         --in_flight_;
     }
     io_uring_queue_exit(&ring_);
-    ::close(event_fd_);
 }
 
 std::optional<unsigned> UringQueue::fixed_slot(std::span<const std::uint8_t> bytes) const noexcept {

@@ -1,7 +1,8 @@
-// A MediumQueue on io_uring, one per poller thread. Its eventfd (registered
-// with io_uring_register_eventfd) sits in the poller's poll set, so the
-// poller sleeps on RDMA completions and storage completions together and
-// never blocks in a system call that waits for storage.
+// A MediumQueue on io_uring, one per poller thread. The ring's descriptor
+// sits in the poller's poll set (it polls readable while completions are
+// queued), so the poller sleeps on RDMA completions and storage completions
+// together and never blocks in a system call that waits for storage. (An
+// eventfd registered with the ring would cost a read per wake-up.)
 //
 // Operations map to IORING_OP_READ / IORING_OP_WRITE (RWF_DSYNC for FUA),
 // IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, IORING_OP_FALLOCATE (hole
@@ -40,7 +41,8 @@ public:
     bool submit(const MediumOp& op, MediumSink& sink, std::uint64_t tag) noexcept override;
     void flush_submissions() noexcept override;
     std::size_t reap() noexcept override;
-    int event_fd() const noexcept override { return event_fd_; }
+    // The ring's own descriptor: it polls readable while the CQ holds entries.
+    int wait_fd() const noexcept override { return ring_.ring_fd; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::optional<unsigned> register_buffer(std::span<std::uint8_t> memory) noexcept override;
     void unregister_buffer(unsigned slot) noexcept override;
@@ -57,7 +59,6 @@ private:
     std::optional<unsigned> fixed_slot(std::span<const std::uint8_t> bytes) const noexcept;
 
     io_uring ring_{};
-    int event_fd_ = -1;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> free_slots_;
     std::size_t in_flight_ = 0;

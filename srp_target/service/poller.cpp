@@ -24,7 +24,7 @@ void Poller::add_notifier(fabric::Notifier* notifier) { notifiers_.push_back(not
 void Poller::rebuild_poll_fds() {
     poll_fds_.clear();
     poll_fds_.push_back(pollfd{wake_fd_, POLLIN, 0});
-    poll_fds_.push_back(pollfd{medium_queue_.event_fd(), POLLIN, 0});
+    poll_fds_.push_back(pollfd{medium_queue_.wait_fd(), POLLIN, 0});
     for (auto* n : notifiers_) poll_fds_.push_back(pollfd{n->fd(), POLLIN, 0});
 }
 
@@ -119,11 +119,8 @@ void Poller::run() {
     // (their completions still reach the channels) before freeing anything.
     const auto deadline = std::chrono::steady_clock::now() + kMediumDrainTimeout;
     while (medium_queue_.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
-        pollfd ring{medium_queue_.event_fd(), POLLIN, 0};
-        if (::poll(&ring, 1, 10) > 0) {
-            std::uint64_t value;
-            [[maybe_unused]] auto n = ::read(ring.fd, &value, sizeof value);
-        }
+        pollfd ring{medium_queue_.wait_fd(), POLLIN, 0};
+        (void)::poll(&ring, 1, 10);
         medium_queue_.reap();
     }
     if (medium_queue_.in_flight() > 0) {
@@ -155,12 +152,12 @@ void Poller::sleep_until_work() {
     if (medium_queue_.reap() > 0) return;
     auto& fds = poll_fds_;
     if (::poll(fds.data(), fds.size(), kSleepTimeoutMs) <= 0) return;
-    // Read only what poll() found readable: each read is a system call.
-    for (std::size_t i = 0; i < 2; ++i)
-        if (fds[i].revents & POLLIN) {
-            std::uint64_t value;
-            [[maybe_unused]] auto n = ::read(fds[i].fd, &value, sizeof value);
-        }
+    // Read only what poll() found readable: each read is a system call. The
+    // medium queue's descriptor (fds[1]) needs none: the next reap() clears it.
+    if (fds[0].revents & POLLIN) {
+        std::uint64_t value;
+        [[maybe_unused]] auto n = ::read(fds[0].fd, &value, sizeof value);
+    }
     for (std::size_t i = 0; i < notifiers_.size(); ++i)
         if (fds[i + 2].revents & POLLIN) notifiers_[i]->consume();
 }

@@ -35,11 +35,8 @@ std::size_t TestMediumQueue::reap() noexcept {
 void TestMediumQueue::settle() {
     for (int i = 0; i < 1000 && uring_.in_flight() + (hold ? 0 : injected_.size()) > 0; ++i) {
         flush_submissions();
-        pollfd p{event_fd(), POLLIN, 0};
-        if (injected_.empty() && ::poll(&p, 1, 10) > 0) {
-            std::uint64_t v;
-            [[maybe_unused]] auto n = ::read(event_fd(), &v, sizeof v);
-        }
+        pollfd p{wait_fd(), POLLIN, 0};
+        if (injected_.empty()) (void)::poll(&p, 1, 10);
         reap();
     }
 }

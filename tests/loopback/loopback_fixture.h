@@ -39,7 +39,7 @@ public:
     bool submit(const target::MediumOp& op, target::MediumSink& sink, std::uint64_t tag) noexcept override;
     void flush_submissions() noexcept override { uring_.flush_submissions(); }
     std::size_t reap() noexcept override;
-    int event_fd() const noexcept override { return uring_.event_fd(); }
+    int wait_fd() const noexcept override { return uring_.wait_fd(); }
     std::size_t in_flight() const noexcept override { return uring_.in_flight() + injected_.size(); }
     std::optional<unsigned> register_buffer(std::span<std::uint8_t> memory) noexcept override {
         return uring_.register_buffer(memory);
