@@ -22,7 +22,7 @@ VOL=/tmp/ctr-vol
 GRACE_S=20
 fail() {
 	echo "FAIL: $*"
-	for c in tgt tgt-ns; do
+	for c in tgt tgt-ns tgt-veth; do
 		echo "--- podman logs $c"; P logs --tail 30 $c 2>&1
 	done
 	dmesg | tail -20
@@ -92,6 +92,8 @@ capeff=$(awk '/^CapEff:/{print $2}' /proc/$PID/status)
 [ "$(cat /proc/$PID/comm)" = srp_target ] || fail "PID 1 of the container is $(cat /proc/$PID/comm), not srp_target"
 [ "$uid" = 5555 ] || fail "srp_target runs as uid $uid"
 [ "$memlock" = unlimited ] || fail "memlock limit in the container is $memlock"
+UUID1=$(P logs tgt 2>&1 | grep -o 'UUID [0-9a-f-]*' | head -1)
+[ -n "$UUID1" ] || fail "no LU UUID in the target's log"
 ok "srp_target is the container's PID 1 (host pid $PID) as uid $uid, memlock unlimited, backstore $VOL/lun0.img on the volume, listening on $RDMA_DEV $RDMA_IP:$PORT"
 # CAP_IPC_LOCK (bit 14) reaches a non-root process only through the ambient set.
 if (( (0x$capeff >> 14) & 1 )); then
@@ -170,15 +172,58 @@ echo "info: target log in its own netns:"; P logs tgt-ns 2>&1 | sed 's/^/info:  
 [ "$NSPID" != 0 ] && [ "$(readlink /proc/$NSPID/ns/net)" != "$(readlink /proc/self/ns/net)" ] ||
 	fail "the target container is not running in a network namespace of its own"
 P logs tgt-ns 2>&1 | grep -q "srp_target ready" || fail "the target did not start in its own netns"
-ok "in its own netns ($(readlink /proc/$NSPID/ns/net)) the target opens the passed-in $RDMA_DEV, registers its LUN and listens on 0.0.0.0:$PORT"
+P logs tgt-ns 2>&1 | grep -q "$UUID1" || fail "the LU identity did not persist on the volume ($UUID1)"
+P logs tgt-ns 2>&1 | grep -q "listening on" && fail "a listening line for $RDMA_DEV although its address is in another namespace"
+ok "in its own netns ($(readlink /proc/$NSPID/ns/net)) the target opens the passed-in $RDMA_DEV, registers its LUN (same $UUID1: the state directory on the volume) and listens on 0.0.0.0:$PORT; no login hint (no address of $RDMA_DEV in its namespace)"
 ini tur -a $RDMA_IP --id-ext $GUID --connect-timeout-ms 5000 && fail "a login from the initial netns reached the target in its own netns"
 echo "info: our initiator (host network) -> $RDMA_IP:$PORT: $(tr '\n' ' ' < /tmp/err | cut -c1-200)"
 P kill -s USR1 tgt-ns > /dev/null
 sleep 1
 P logs tgt-ns 2>&1 | grep "stats:" | tail -1 | grep -q "logins 0 " || { P logs tgt-ns 2>&1 | tail -3; fail "the target in its own netns counted a login"; }
-ok "no login reaches the target in its own netns over $RDMA_DEV (rxe on 6.1 serves the initial netns only): it counted 0 logins"
+ok "no login reaches the target in its own netns over $RDMA_DEV (RDMA/CM finds no listener where the request arrived): it counted 0 logins"
 P stop -t $GRACE_S tgt-ns > /dev/null 2>&1
 [ "$(P inspect -f '{{.State.ExitCode}}' tgt-ns)" = 0 ] || fail "the netns target exited with $(P inspect -f '{{.State.ExitCode}}' tgt-ns)"
 ok "the netns target stopped with exit status 0"
 P rm tgt-ns > /dev/null
+
+vm_step "the target in a prepared namespace with a veth end and its own rxe device"
+# The veth topology of "Two hosts in one guest", but with the target's end
+# in a namespace of its own (no policy routing needed): vethC and rxeC in
+# ctrns, vethH and rxeH outside. The container joins ctrns and is given
+# rxeC's uverbs node.
+C_IP=192.168.212.1 H_IP=192.168.212.2
+ip netns add ctrns && ip link add vethH type veth peer name vethC && ip link set vethC netns ctrns || fail "netns and veth"
+ip netns exec ctrns sh -c "ip link set lo up && ip addr add $C_IP/24 dev vethC && ip link set vethC mtu 9000 up" || fail "vethC"
+ip addr add $H_IP/24 dev vethH && ip link set vethH mtu 9000 up || fail "vethH"
+ip netns exec ctrns rdma link add rxeC type rxe netdev vethC || fail "rdma link add rxeC inside ctrns"
+rdma link add rxeH type rxe netdev vethH || fail "rdma link add rxeH"
+uverbs_of() { local u; for u in /sys/class/infiniband_verbs/uverbs*; do [ "$(cat $u/ibdev)" = "$1" ] && echo ${u##*/}; done; }
+C_UVERBS=$(uverbs_of rxeC)
+[ -n "$C_UVERBS" ] || fail "no uverbs node for rxeC"
+C_GUID=$(tr -d : < /sys/class/infiniband/rxeC/node_guid)
+echo x 2>/dev/null > /dev/udp/$C_IP/9  # neighbours resolved before the connect (see two_host_netns.sh)
+ip netns exec ctrns sh -c "echo x > /dev/udp/$H_IP/9" 2>/dev/null
+P run -d --name tgt-veth --network ns:/run/netns/ctrns --device /dev/infiniband/$C_UVERBS --device /dev/infiniband/rdma_cm \
+	"${LIMITS[@]}" "${SECCOMP[@]}" -v $VOL:/var/lib/srp_target -e SRP_LUNS="path=/var/lib/srp_target/lun0.img,serial=CTR0" \
+	"$IMG" --pollers 1 --stats-interval 0 > /tmp/run.out 2>&1 || { cat /tmp/run.out; fail "podman run in ctrns"; }
+for _ in $(seq 300); do
+	P logs tgt-veth 2>&1 | grep -q "srp_target ready" && break
+	[ "$(P inspect -f '{{.State.Running}}' tgt-veth)" = true ] || break
+	sleep 0.1
+done
+echo "info: target log in ctrns:"; P logs tgt-veth 2>&1 | sed 's/^/info:   /' | head -15
+P logs tgt-veth 2>&1 | grep -q "srp_target ready" || fail "the target did not start in ctrns"
+P logs tgt-veth 2>&1 | grep -q "listening on rxeC $C_IP:$PORT" || fail "no listening line for rxeC $C_IP:$PORT"
+ok "in ctrns the target opens rxeC ($C_UVERBS passed in) and listens on rxeC $C_IP:$PORT"
+$BUILD/srp_initiator/srp_initiator tur -a $C_IP --id-ext $C_GUID --connect-timeout-ms 5000 > /tmp/out 2> /tmp/err &&
+	fail "a login crossed into ctrns: rxe on this kernel serves namespaces after all (update README.md)"
+echo "info: our initiator on rxeH -> $C_IP:$PORT (rxeC in ctrns): $(tr '\n' ' ' < /tmp/err | cut -c1-200)"
+echo "info: rxeC received $(cat /sys/class/infiniband/rxeC/ports/1/hw_counters/rcvd_pkts) RoCE packets, vethC received $(ip netns exec ctrns cat /sys/class/net/vethC/statistics/rx_packets) packets"
+P kill -s USR1 tgt-veth > /dev/null
+sleep 1
+P logs tgt-veth 2>&1 | grep "stats:" | tail -1 | grep -q "logins 0 " || fail "the target in ctrns counted a login"
+ok "no login reaches the target in ctrns over rxeH -> rxeC: it counted 0 logins"
+P stop -t $GRACE_S tgt-veth > /dev/null 2>&1
+[ "$(P inspect -f '{{.State.ExitCode}}' tgt-veth)" = 0 ] || fail "the ctrns target exited with $(P inspect -f '{{.State.ExitCode}}' tgt-veth)"
+P rm tgt-veth > /dev/null
 echo "containers: all checks passed"
