@@ -159,8 +159,12 @@ vm_step "the target in a container with its own network namespace"
 # namespace of the netdev a request arrived on. What is left for a container
 # in its own namespace is the device itself (verbs through the passed-in
 # /dev/infiniband nodes). The checks below show how far that goes.
+# This one reads a config file (SRP_CONFIG) instead of SRP_LUNS.
+mkdir -p /tmp/ctr-conf
+printf 'lun = path=/var/lib/srp_target/lun0.img,serial=CTRCONF\npollers = 1\nstats-interval = 0\n' > /tmp/ctr-conf/srp_target.conf
 P run -d --name tgt-ns --network none "${DEVICES[@]}" "${LIMITS[@]}" "${SECCOMP[@]}" -v $VOL:/var/lib/srp_target \
-	-e SRP_LUNS="path=/var/lib/srp_target/lun0.img,serial=CTR0" "$IMG" --pollers 1 --stats-interval 0 > /tmp/run.out 2>&1 ||
+	-v /tmp/ctr-conf/srp_target.conf:/etc/srp_target/srp_target.conf:ro -e SRP_CONFIG=/etc/srp_target/srp_target.conf \
+	"$IMG" > /tmp/run.out 2>&1 ||
 	{ cat /tmp/run.out; fail "podman run the target in its own netns"; }
 for _ in $(seq 300); do
 	P logs tgt-ns 2>&1 | grep -q "srp_target ready" && break
@@ -173,6 +177,8 @@ echo "info: target log in its own netns:"; P logs tgt-ns 2>&1 | sed 's/^/info:  
 	fail "the target container is not running in a network namespace of its own"
 P logs tgt-ns 2>&1 | grep -q "srp_target ready" || fail "the target did not start in its own netns"
 P logs tgt-ns 2>&1 | grep -q "$UUID1" || fail "the LU identity did not persist on the volume ($UUID1)"
+P logs tgt-ns 2>&1 | grep -q "serial CTRCONF" || fail "the config file (SRP_CONFIG) was not used"
+ok "SRP_CONFIG: the target read its LUN (serial CTRCONF) from the mounted config file"
 P logs tgt-ns 2>&1 | grep -q "listening on" && fail "a listening line for $RDMA_DEV although its address is in another namespace"
 ok "in its own netns ($(readlink /proc/$NSPID/ns/net)) the target opens the passed-in $RDMA_DEV, registers its LUN (same $UUID1: the state directory on the volume) and listens on 0.0.0.0:$PORT; no login hint (no address of $RDMA_DEV in its namespace)"
 ini tur -a $RDMA_IP --id-ext $GUID --connect-timeout-ms 5000 && fail "a login from the initial netns reached the target in its own netns"
