@@ -77,8 +77,8 @@ $TOOL "${args[@]}" . >&2
 log "built $TAG ($HASH_TAG) in $((SECONDS - t0)) s"
 # Earlier builds' tags and their untagged build stages (about 0.8 GB each)
 # would pile up with every source change; the archive is the cache kept.
-$TOOL images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/srp:' |
-	grep -vx -e "$HASH_TAG" -e "$TAG" | xargs -r $TOOL rmi -f >/dev/null
+old=$($TOOL images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/srp:' | grep -vx -e "$HASH_TAG" -e "$TAG" || true)
+[ -z "$old" ] || $TOOL rmi -f $old >/dev/null
 $TOOL image prune -f >/dev/null
 if [ -n "$ARCHIVE" ]; then
 	mkdir -p "$(dirname "$ARCHIVE")"
