@@ -12,6 +12,9 @@ PACKAGES=(
 	rdma-core ibverbs-utils rdmacm-utils ibverbs-providers perftest fio sg3-utils dmsetup e2fsprogs
 	# nbdkit plugin and its VM test
 	nbdkit nbdkit-plugin-dev nbd-client qemu-utils
+	# container image (scripts/container/build.sh: podman build, a Debian base
+	# made by mmdebstrap) and its VM test (the guest runs the host's podman)
+	podman crun netavark mmdebstrap
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -128,7 +128,9 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
         ("state-dir", po::value(&config.state_dir),
          "directory for persistent state: one identity (UUID) file per LUN (default /var/lib/srp_target)")
         ("log-level", po::value(&config.log_level), "trace|debug|info|warn|error (default info)")
-        ("stats-interval", po::value(&config.stats_interval_s), "seconds between statistics lines, 0: off (default 60)");
+        ("stats-interval", po::value(&config.stats_interval_s), "seconds between statistics lines, 0: off (default 60)")
+        ("ready-file", po::value(&config.ready_file),
+         "file created when the target is ready, touched about every second while it serves, removed at exit (health checks)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, options), vm);

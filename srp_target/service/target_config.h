@@ -55,6 +55,10 @@ struct TargetConfig {
     std::string state_dir = kDefaultStateDir;  // persistent logical unit identities
     std::string log_level = "info";
     std::uint32_t stats_interval_s = 60;
+    // Created once the target is ready, touched every pass of the main loop
+    // (about once a second), removed at shutdown: a container health check
+    // tests its age. Empty: none.
+    std::string ready_file;
     bool help = false;
     std::string help_text;
 };

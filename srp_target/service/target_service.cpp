@@ -7,14 +7,18 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "common/wire/iu_parse.h"
 #include "srp_target/service/logical_units.h"
 #include "srp_target/service/lu_identity.h"
+#include "srp_target/service/ready_file.h"
 
 namespace srp::target {
 
@@ -172,8 +176,12 @@ int TargetService::run() {
     const int signal_fd = ::signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
     if (signal_fd < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
     log_login_hints();
+    // Created before the "ready" line, so whoever saw that line finds the file.
+    std::optional<ReadyFile> ready_file;
+    if (!config_.ready_file.empty()) ready_file.emplace(config_.ready_file);
     spdlog::info("srp_target ready: {} LUN(s), {} device(s), {} poller(s)", target_.luns().size(),
                  devices_->devices().size(), pollers_.size());
+    bool ready_file_warned = false;
     auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(config_.stats_interval_s);
     auto next_device_check = std::chrono::steady_clock::now() + kDeviceCheckInterval;
     bool running = true;
@@ -181,6 +189,11 @@ int TargetService::run() {
         pollfd fds[2] = {{listener_->fd(), POLLIN, 0}, {signal_fd, POLLIN, 0}};
         ::poll(fds, 2, 1000);
         listener_->process_events();
+        // The heartbeat: a stuck main loop (no logins, no signals served) goes stale.
+        if (ready_file && !ready_file->touch() && !ready_file_warned) {
+            spdlog::warn("ready file {}: cannot update its time: {}", ready_file->path(), std::strerror(errno));
+            ready_file_warned = true;
+        }
         signalfd_siginfo info{};
         while (::read(signal_fd, &info, sizeof info) == sizeof info) {
             if (info.ssi_signo == SIGUSR1) log_stats();
@@ -199,6 +212,8 @@ int TargetService::run() {
         }
     }
     ::close(signal_fd);
+    // Not ready any more from the moment logouts begin.
+    ready_file.reset();
     shutdown();
     log_stats();
     return 0;
