@@ -92,13 +92,17 @@ VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNoti
     max_sge_ = std::min<std::uint32_t>(depths.max_sge, static_cast<std::uint32_t>(std::min(attr.max_sge, attr.max_sge_rd)));
     send_depth_ = std::min<std::uint32_t>(depths.send, static_cast<std::uint32_t>(attr.max_qp_wr));
     const std::uint32_t receive_depth = std::min<std::uint32_t>(depths.receive, static_cast<std::uint32_t>(attr.max_qp_wr));
-    send_cq_ = create_cq(domain.context(), std::min(static_cast<int>(send_depth_), attr.max_cqe), notifier.channel(), 0);
-    receive_cq_ =
-        create_cq(domain.context(), std::min(static_cast<int>(receive_depth), attr.max_cqe), notifier.channel(), 0);
-    send_cq_->cq_context = this;  // lets the notifier tell which connection's CQ fired
+    if (depths.separate_send_cq) {
+        send_cq_ =
+            create_cq(domain.context(), std::min(static_cast<int>(send_depth_), attr.max_cqe), notifier.channel(), 0);
+        send_cq_->cq_context = this;  // lets the notifier tell which connection's CQ fired
+    }
+    const std::uint32_t shared = depths.separate_send_cq ? 0 : send_depth_;
+    receive_cq_ = create_cq(domain.context(), std::min(static_cast<int>(receive_depth + shared), attr.max_cqe),
+                            notifier.channel(), 0);
     receive_cq_->cq_context = this;
     ibv_qp_init_attr qp_attr{};
-    qp_attr.send_cq = send_cq_.get();
+    qp_attr.send_cq = send_cq();
     qp_attr.recv_cq = receive_cq_.get();
     qp_attr.qp_type = IBV_QPT_RC;
     qp_attr.cap.max_send_wr = depths.test_only_qp_send_wr != 0 ? depths.test_only_qp_send_wr : send_depth_;
@@ -233,7 +237,7 @@ std::size_t VerbsConnection::poll(std::span<fabric::Completion> out) {
     }
     // Send-side first: a finished response frees the context a new command may need.
     produced += poll_sends(out.subspan(produced));
-    produced += poll_receives(out.subspan(produced));
+    if (send_cq_) produced += poll_receives(out.subspan(produced));
     return produced;
 }
 
@@ -258,12 +262,23 @@ std::size_t VerbsConnection::poll_sends(std::span<fabric::Completion> out) {
     auto outstanding_chain = [&](std::uint64_t id) { return id < chain_lengths_.size() && chain_lengths_[id] != 0; };
     while (produced < out.size()) {
         const int want = static_cast<int>(std::min<std::size_t>(16, out.size() - produced));
-        const int n = ibv_poll_cq(send_cq_.get(), want, wc);
+        const int n = ibv_poll_cq(send_cq(), want, wc);
         if (n <= 0) break;
         for (int i = 0; i < n; ++i) {
             const bool member = wc[i].wr_id & kChainMemberBit;
             const std::uint64_t id = wc[i].wr_id & ~kChainMemberBit;
             fabric::Completion c{id, map_kind(wc[i].opcode), map_status(wc[i].status), wc[i].byte_len};
+            if (!send_cq_) {  // one shared CQ: receives arrive here too
+                // The opcode of an error completion is undefined: tell receives
+                // from chains by the wr_id (chain members carry a bit of their own).
+                const bool is_receive = wc[i].status == IBV_WC_SUCCESS ? c.kind == fabric::WorkKind::receive
+                                                                       : !member && !outstanding_chain(id);
+                if (is_receive) {
+                    c.kind = fabric::WorkKind::receive;
+                    out[produced++] = c;
+                    continue;
+                }
+            }
             if (wc[i].status != IBV_WC_SUCCESS) c.kind = fabric::WorkKind::send;  // the opcode is undefined
             if (member) {
                 // An error in the middle of a chain: remember the first one.
@@ -292,7 +307,7 @@ std::size_t VerbsConnection::poll_sends(std::span<fabric::Completion> out) {
 }
 
 void VerbsConnection::on_cq_event(ibv_cq* cq) noexcept {
-    if (cq == send_cq_.get()) send_armed_ = false;
+    if (send_cq_ && cq == send_cq_.get()) send_armed_ = false;
     else receive_armed_ = false;
 }
 
@@ -301,7 +316,8 @@ void VerbsConnection::request_notification(fabric::WakeOn wake_on) {
     if (!receive_armed_ && ibv_req_notify_cq(receive_cq_.get(), 0) == 0) receive_armed_ = true;
     // Left unarmed, the send CQ stays silent. Arming later fires only for
     // newer completions: the owner's poll after arming finds the queued ones.
-    if (wake_on == fabric::WakeOn::everything && !send_armed_ && ibv_req_notify_cq(send_cq_.get(), 0) == 0)
+    if (send_cq_ && wake_on == fabric::WakeOn::everything && !send_armed_ &&
+        ibv_req_notify_cq(send_cq_.get(), 0) == 0)
         send_armed_ = true;
 }
 

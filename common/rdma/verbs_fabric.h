@@ -42,6 +42,11 @@ struct QueueDepths {
     // queue is created this small while the connection still accounts for
     // `send` work requests, so the provider refuses a long post part-way.
     std::uint32_t test_only_qp_send_wr = 0;
+    // The send queue gets a CQ of its own, so that WakeOn::receives can
+    // leave send-side completions silent (the target). With one shared CQ
+    // (the initiator, which always waits for everything) a sleep arms one
+    // CQ, not two, and WakeOn::receives wakes on everything.
+    bool separate_send_cq = false;
 };
 
 class VerbsConnection : public fabric::Connection {
@@ -82,6 +87,7 @@ private:
     void flush_pending();
 
     void on_cq_event(ibv_cq* cq) noexcept;
+    // Send-side completions of send_cq() (with one shared CQ, receives too).
     std::size_t poll_sends(std::span<fabric::Completion> out);
     std::size_t poll_receives(std::span<fabric::Completion> out);
 
@@ -90,8 +96,9 @@ private:
     rdma_cm_id* cm_id_;
     // Two CQs on one completion channel, so that send-side completions can
     // be left silent (WakeOn::receives) while receives still wake the owner.
-    CompletionQueue send_cq_;
+    CompletionQueue send_cq_;  // empty: the send queue shares receive_cq_
     CompletionQueue receive_cq_;
+    ibv_cq* send_cq() const noexcept { return send_cq_ ? send_cq_.get() : receive_cq_.get(); }
     QueuePair qp_;
     std::uint32_t max_sge_;
     std::uint32_t send_depth_;

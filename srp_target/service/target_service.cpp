@@ -36,8 +36,9 @@ public:
     fabric::MemoryDomain& domain() override { return request_.device()->domain(); }
     std::unique_ptr<fabric::Connection> create_connection(std::size_t poller, ChannelQueueDepths depths,
                                                           std::uint64_t token) override {
-        auto connection = request_.create_connection(poller, rdma::QueueDepths{depths.receive, depths.send, depths.max_sge},
-                                                     token);
+        rdma::QueueDepths verbs_depths{depths.receive, depths.send, depths.max_sge};
+        verbs_depths.separate_send_cq = true;  // responses need not wake the poller (Channel::arm)
+        auto connection = request_.create_connection(poller, verbs_depths, token);
         created_ = connection.get();
         return connection;
     }

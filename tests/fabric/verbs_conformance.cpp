@@ -29,7 +29,11 @@ Pair verbs_pair(const PairOptions& options) {
     owner->listener = std::make_unique<rdma::CmListener>(
         *owner->devices,
         rdma::CmListener::Handlers{[&](rdma::ConnectRequest& request) {
-                                       owner->server = request.create_connection(0, rdma::QueueDepths{64, 64, 4}, 1);
+                                       // The server's CQs are laid out as the target's, the
+                                       // client's as the initiator's (one shared CQ).
+                                       rdma::QueueDepths server_depths{64, 64, 4};
+                                       server_depths.separate_send_cq = true;
+                                       owner->server = request.create_connection(0, server_depths, 1);
                                        const std::uint8_t accept[4] = {1, 2, 3, 4};
                                        request.accept(*owner->server, accept);
                                    },
