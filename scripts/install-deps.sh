@@ -9,6 +9,7 @@ PACKAGES=(
 	libclang-rt-19-dev  # libFuzzer and the sanitizer runtimes for clang 19 (build-fuzz)
 	# VM test bed: QEMU guest with the stock Debian kernel and soft-RoCE
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils python3 iproute2
+	python3-matplotlib  # scripts/bench/results.py: the PNG chart of a benchmark run
 	rdma-core ibverbs-utils rdmacm-utils ibverbs-providers perftest fio sg3-utils dmsetup e2fsprogs
 	# nbdkit plugin and its VM test
 	nbdkit nbdkit-plugin-dev nbd-client qemu-utils

@@ -55,6 +55,7 @@ for dev in nullb0 nullb1; do
 	lio_srpt_stop > /dev/null
 done
 
+mkdir -p "$BUILD/bench-raw" && cp $OUT/*.json "$BUILD/bench-raw/"  # for the host's results.py
 vm_step "results (IOPS; ratio = ours / LIO iblock, above 1 means ours is faster)"
 python3 - "$OUT" <<'PY'
 import json, sys

@@ -62,6 +62,7 @@ srp_logout > /dev/null
 run_ours_initiator lio "$LIO_IOC_GUID"
 lio_srpt_stop > /dev/null
 
+mkdir -p "$BUILD/bench-raw" && cp $OUT/*.json "$BUILD/bench-raw/"  # for the host's results.py
 vm_step "results (IOPS; ratio = ours / LIO, above 1 means ours is faster)"
 python3 - "$OUT" <<'PY'
 import json, sys, os
