@@ -26,7 +26,7 @@ rm -rf "$ROOT/build/bench-raw"
 status=0
 scripts/vm/run-in-vm.sh --rwdir "$ROOT/build" $GUEST "$ROOT" "$ROOT/build" "${1:-5}" || status=$?
 if [ -d "$ROOT/build/bench-raw" ]; then
-	python3 scripts/bench/results.py vm "$ROOT/build/bench-raw" "$ROOT/build/bench-results" \
+	"${PYTHON:-/usr/bin/python3}" scripts/bench/results.py vm "$ROOT/build/bench-raw" "$ROOT/build/bench-results" \
 		--mode "$VMX_ACCEL" --seconds "${1:-5}" || status=$?
 fi
 exit $status
