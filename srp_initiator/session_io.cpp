@@ -303,6 +303,10 @@ void Session::handle_completion(Channel& ch, const fabric::Completion& c) {
     } else if (c.wr_id >= kInvalidateTag && c.wr_id < kInvalidateTag + ch.slots.size()) {
         // The window is revoked (or the channel failed, which revokes it
         // too): now the command's callback may run and its buffer be reused.
+        // A failed invalidate may have left the window valid: the channel
+        // goes to error first (fail_channel then completes the command).
+        if (c.status != fabric::CompletionStatus::success)
+            return fail_channel(ch, "memory window invalidate failed: " + std::string(fabric::to_string(c.status)));
         Slot& slot = ch.slots[c.wr_id - kInvalidateTag];
         slot.window_bound = false;
         if (slot.ending) {
