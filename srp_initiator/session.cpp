@@ -114,7 +114,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         const auto bytes = wire::iu_bytes(req);
         return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
     };
-    request.send_queue_depth = options_.queue_depth + kControlSends;
+    request.send_queue_depth = options_.queue_depth * kSendsPerSlot + kControlSends;
     request.receive_queue_depth = options_.queue_depth + kExtraReceives;
     auto link = connector_(request);
     if (!link) return std::unexpected(link.error());
@@ -152,9 +152,25 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
         if (!r) return std::unexpected(LoginFailure{LoginFailure::Kind::error, "memory registration: " + r.error().message(), {}});
         return std::move(*r);
     };
-    // Data buffers and send buffers (which hold external descriptor tables) are
-    // remotely accessible: the target RDMA-reads and -writes them.
-    auto pool = reg(pool_, true);
+    // Send buffers (which hold external descriptor tables) are remotely
+    // readable under their rkey. Data buffers are exposed per command through
+    // memory windows when the device has them (see session.h), else under
+    // the pool's rkey.
+    std::expected<std::unique_ptr<fabric::Registration>, LoginFailure> pool =
+        std::unexpected(LoginFailure{LoginFailure::Kind::error, "memory registration: not tried", {}});
+    if (ch->link.domain->supports_windows()) {
+        if (auto r = ch->link.domain->register_for_windows(pool_)) {
+            for (std::uint32_t i = 0; i < slots; ++i) {
+                auto w = ch->link.domain->allocate_window();
+                if (!w) break;  // too few windows: the pool's rkey instead
+                ch->windows.push_back(std::move(*w));
+            }
+            if (ch->windows.size() == slots) pool = std::move(*r);
+            else ch->windows.clear();
+        }
+    }
+    if (ch->windows.empty()) pool = reg(pool_, true);
+    ch->info.memory_windows = !ch->windows.empty();
     auto send = reg(ch->send_memory, true);
     auto receive = reg(ch->receive_memory, false);
     auto control = reg(ch->control_memory, false);
@@ -265,6 +281,12 @@ void Session::fail_channel(Channel& ch, const std::string& why) {
     for (auto& slot : ch.slots) {
         slot.send_pending = false;  // the channel is never posted to again
         if (!slot.busy) continue;
+        if (slot.ending) {  // ended, its invalidate pending: the error revokes its window as well
+            CommandResult r = std::move(*slot.ending);
+            slot.ending.reset();
+            complete(ch, slot, std::move(r));
+            continue;
+        }
         CommandResult r;
         r.timed_out = !slot.is_tmf && slot.recovery != Recovery::none;
         r.transport_error = !r.timed_out;

@@ -8,18 +8,30 @@
 // ChannelHandle. Buffers passed to submit() must come from
 // allocate() and stay untouched until the command completes.
 //
-// Remote access to data buffers: the pool is registered once per channel
-// (one rkey), not per command: a registration per I/O costs a system call
-// and a page pin each time, the cost DESIGN 6 says to cut, and the fabric
-// seam has no memory windows. The exposure is bounded instead:
-//  - a command's callback runs only once the target can no longer touch its
+// Remote access to data buffers (issue 11, late RDMA into reused buffers):
+//  - when the device has type-2 memory windows (probed at login,
+//    LoginInfo::memory_windows), the pool is registered without remote
+//    access and each command binds its slot's window over exactly its
+//    buffer, with only the access its direction needs (remote write for
+//    data-in, remote read for data-out), in the same post as the SRP_CMD.
+//    When the command ends (SRP_RSP, TMF, timeout) the window is locally
+//    invalidated, and the callback runs, and the buffer can be reused, only
+//    once that invalidate completed (or the channel failed). A target RDMA
+//    with a stale key then fails with a remote access error. Cost: two more
+//    work requests per command (bind, invalidate), in the same doorbells,
+//    and one more send completion.
+//  - otherwise the pool is registered once per channel under one rkey
+//    (a registration per I/O costs a system call and a page pin each time,
+//    the cost DESIGN 6 says to cut) and the exposure is bounded instead:
+//    a command's callback runs only once the target can no longer touch its
 //    buffer: its SRP_RSP arrived, an ABORT TASK or LOGICAL UNIT RESET for it
 //    completed (SAM-5 7.2, 7.6: no data transfer for an aborted task after
 //    the TMF response), or its channel was disconnected (a queue pair in
-//    error executes no RDMA) and its registration goes with it;
-//  - release() of a buffer that a command still names is deferred until that
-//    command has ended (quarantine), so a buffer is never reused under a
-//    command the target may still serve.
+//    error executes no RDMA) and its registration goes with it. A target
+//    that breaks those rules can still reach any pool buffer.
+// In both modes, release() of a buffer that a command still names is
+// deferred until that command has ended (quarantine), so a buffer is never
+// reused under a command the target may still serve.
 #pragma once
 
 #include <atomic>
@@ -83,6 +95,9 @@ struct LoginInfo {
     std::uint16_t buf_fmt = 0;
     std::uint8_t rsp_flags = 0;
     bool immediate_data = false;
+    // Data buffers are exposed per command through type-2 memory windows;
+    // false: through the pool's one rkey (the device has no windows).
+    bool memory_windows = false;
     std::string description;
 };
 
@@ -214,7 +229,10 @@ private:
     std::size_t wait_on(std::span<Channel* const> channels, std::chrono::milliseconds timeout, bool whole_session);
     void handle_completion(Channel& ch, const fabric::Completion& c);
     void handle_response(Channel& ch, std::span<const std::uint8_t> iu);
+    // A command ended: invalidates its window first when it has one (the
+    // callback then runs from the invalidate's completion), else complete().
     void finish(Channel& ch, Slot& slot, CommandResult result);
+    void complete(Channel& ch, Slot& slot, CommandResult result);
     void fail_channel(Channel& ch, const std::string& why);
     void check_timeouts(Channel& ch);
     void recover(Channel& ch, Slot& victim, std::chrono::steady_clock::time_point now);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "srp_initiator/session.h"
 
@@ -34,6 +35,15 @@ static_assert(kControlResponses <= 32, "Channel::control_busy is a 32-bit mask")
 // the tag, and must stay below kControlTag.
 inline constexpr std::uint32_t kMaxSlots = 4096;
 static_assert(kMaxSlots <= 0x10000 && kMaxSlots < kControlTag);
+
+// Local invalidates of memory windows: kInvalidateTag + the slot index, a
+// wr_id of their own (below the control tags, small for the verbs tables).
+inline constexpr std::uint64_t kInvalidateTag = 0x10000;
+static_assert(kInvalidateTag >= kMaxSlots && kInvalidateTag + kMaxSlots <= kControlTag);
+// Send queue entries per slot: a window bind and the SRP_CMD in one chain,
+// and the local invalidate once the command ended (posted while the SEND's
+// completion may still be unpolled).
+inline constexpr std::uint32_t kSendsPerSlot = 3;
 
 // Tags: a per-channel sequence number, the channel index, the slot index
 // (SRP tags are opaque to the target; SAM wants them unique per I_T nexus,
@@ -89,9 +99,16 @@ struct Session::Slot {
     std::atomic<std::size_t> buffer_bytes{0};
     Completion done;
     std::chrono::steady_clock::time_point start{}, deadline{};
+    // Memory windows: the slot's window is bound over the command's buffer
+    // (until its invalidate completed, or the channel failed). A command
+    // that ended waits in `ending` with its result until the invalidate
+    // completes; only then do its callback and the buffer's reuse come.
+    bool window_bound = false;
+    std::optional<CommandResult> ending;
 
     void reset() noexcept {
-        busy = send_pending = is_tmf = false;
+        busy = send_pending = is_tmf = window_bound = false;
+        ending.reset();
         tag = 0;
         lun = 0;
         recovery = Recovery::none;
@@ -120,6 +137,9 @@ struct Session::Channel {
     LoginInfo info;
     std::vector<std::uint8_t> send_memory, receive_memory, control_memory;
     std::unique_ptr<fabric::Registration> pool_mr, send_mr, receive_mr, control_mr;
+    // One type-2 window per slot when the device has them (else empty: the
+    // pool's own rkey). After pool_mr: windows go before the MR they bind to.
+    std::vector<std::unique_ptr<fabric::Window>> windows;
     std::vector<Slot> slots;
     std::vector<std::uint32_t> free_slots;
     std::int64_t credits = 0;

@@ -80,6 +80,13 @@ std::expected<std::uint64_t, SubmitError> Session::submit_on(Channel& channel, s
     const bool immediate = direction == Direction::to_target && ch->imm_data_offset != 0 &&
                            options_.descriptors == DescriptorMode::automatic &&
                            ch->imm_data_offset + buffer.size() <= ch->info.max_it_iu_len;
+    // A command whose descriptors name its buffer gets the slot's window,
+    // bound over the buffer alone with the one access its direction needs.
+    fabric::Window* window = nullptr;
+    if (rkey && !immediate && !ch->windows.empty()) {
+        window = ch->windows[index].get();
+        rkey = window->next_rkey();
+    }
     if (direction == Direction::none || buffer.empty()) {
         length = wire::encode_cmd(out, header, {}, {});
     } else if (immediate) {
@@ -128,7 +135,18 @@ std::expected<std::uint64_t, SubmitError> Session::submit_on(Channel& channel, s
     }
     if (!length) return std::unexpected(SubmitError::too_large);
     const auto segment = ch->send_mr->segment(std::size_t{index} * ch->info.max_it_iu_len, static_cast<std::uint32_t>(*length));
-    if (!ch->link.connection->post_send(index, segment)) return std::unexpected(SubmitError::disconnected);
+    // The bind goes first in the same chain: the send queue executes it
+    // before the SRP_CMD that hands its key to the target.
+    const auto posted =
+        window != nullptr
+            ? ch->link.connection->post_bind_then_send(
+                  index,
+                  fabric::WindowBind{window, ch->pool_mr.get(), buffer,
+                                     direction == Direction::from_target ? fabric::WindowAccess::remote_write
+                                                                         : fabric::WindowAccess::remote_read},
+                  segment)
+            : ch->link.connection->post_send(index, segment);
+    if (!posted) return std::unexpected(SubmitError::disconnected);
     ch->free_slots.pop_back();
     --ch->credits;
     slot.reset();
@@ -137,6 +155,7 @@ std::expected<std::uint64_t, SubmitError> Session::submit_on(Channel& channel, s
     slot.tag = tag;
     slot.lun = lun;
     slot.set_buffer(buffer);
+    slot.window_bound = window != nullptr;
     slot.done = std::move(done);
     slot.start = std::chrono::steady_clock::now();
     slot.deadline = slot.start + options_.command_timeout;
@@ -281,6 +300,20 @@ void Session::handle_completion(Channel& ch, const fabric::Completion& c) {
         Slot& slot = ch.slots[c.wr_id];
         slot.send_pending = false;
         if (!slot.busy && !ch.dead) release_slot(ch, slot);
+    } else if (c.wr_id >= kInvalidateTag && c.wr_id < kInvalidateTag + ch.slots.size()) {
+        // The window is revoked (or the channel failed, which revokes it
+        // too): now the command's callback may run and its buffer be reused.
+        // A failed invalidate may have left the window valid: the channel
+        // goes to error first (fail_channel then completes the command).
+        if (c.status != fabric::CompletionStatus::success)
+            return fail_channel(ch, "memory window invalidate failed: " + std::string(fabric::to_string(c.status)));
+        Slot& slot = ch.slots[c.wr_id - kInvalidateTag];
+        slot.window_bound = false;
+        if (slot.ending) {
+            CommandResult r = std::move(*slot.ending);
+            slot.ending.reset();
+            complete(ch, slot, std::move(r));
+        }
     } else if (c.wr_id > kLogoutWrId && c.wr_id <= kLogoutWrId + kControlResponses) {
         ch.control_busy &= ~(1u << (c.wr_id - kLogoutWrId - 1));  // its buffer may be rewritten now
     }
@@ -347,6 +380,19 @@ void Session::handle_response(Channel& ch, std::span<const std::uint8_t> iu) {
 }
 
 void Session::finish(Channel& ch, Slot& slot, CommandResult result) {
+    if (slot.ending) return;  // already ended; waits for its invalidate
+    if (slot.window_bound && !ch.dead) {
+        const auto index = static_cast<std::size_t>(&slot - ch.slots.data());
+        slot.ending = std::move(result);
+        if (ch.link.connection->post_invalidate(kInvalidateTag + index, *ch.windows[index])) return;
+        // Not even posted: a channel in error executes no RDMA either, and
+        // fail_channel completes this slot with its result.
+        return fail_channel(ch, "cannot invalidate a memory window");
+    }
+    complete(ch, slot, std::move(result));
+}
+
+void Session::complete(Channel& ch, Slot& slot, CommandResult result) {
     result.latency = std::chrono::steady_clock::now() - slot.start;
     auto done = std::move(slot.done);
     slot.busy = false;

@@ -70,7 +70,7 @@ void Session::check_timeouts(Channel& ch) {
     const auto now = Clock::now();
     for (auto& slot : ch.slots) {
         if (ch.dead) break;
-        if (!slot.busy) continue;
+        if (!slot.busy || slot.ending) continue;  // ending: only its invalidate is outstanding
         if (slot.is_tmf) {
             if (now < slot.deadline) continue;
             // No answer: give the TMF up (its tag is ignored from now on)

@@ -20,6 +20,7 @@ std::string_view to_string(PostError error) noexcept {
         case PostError::disconnected: return "disconnected";
         case PostError::too_many_segments: return "too many scatter/gather segments";
         case PostError::empty_chain: return "empty chain (no work request to post)";
+        case PostError::unsupported: return "not supported by this fabric";
     }
     return "unknown";
 }

@@ -34,7 +34,7 @@ struct RdmaOp {
     std::span<const LocalSegment> local;
 };
 
-enum class WorkKind : std::uint8_t { receive, send, rdma_read, rdma_write };
+enum class WorkKind : std::uint8_t { receive, send, rdma_read, rdma_write, invalidate };
 
 enum class CompletionStatus : std::uint8_t {
     success,
@@ -59,10 +59,35 @@ struct Completion {
 // wake-up, a system call or two on every provider.
 enum class WakeOn : std::uint8_t { everything, receives };
 
-enum class PostError { queue_full, disconnected, too_many_segments, empty_chain };
+enum class PostError { queue_full, disconnected, too_many_segments, empty_chain, unsupported };
 std::string_view to_string(PostError error) noexcept;
 
 using PostResult = std::expected<void, PostError>;
+
+class Registration;
+
+// A type-2 memory window (IBTA 1.4 vol. 1 10.6.7.2): remote access to one
+// range of a registration, granted by a bind posted on the send queue and
+// revoked by a local invalidate, so an initiator can expose each command's
+// buffer alone and only while the command runs (ib_srp does the same with
+// fast-registration MRs, which user space does not have). A window belongs
+// to one connection at a time (type 2B: to the QP it was bound on).
+class Window {
+public:
+    virtual ~Window() = default;
+    // The rkey the next bind gives the window: a type-2 bind replaces the
+    // key's low byte, so a peer holding an older key is refused.
+    virtual std::uint32_t next_rkey() const noexcept = 0;
+};
+
+enum class WindowAccess : std::uint8_t { remote_read, remote_write };
+
+struct WindowBind {
+    Window* window = nullptr;
+    const Registration* registration = nullptr;  // from MemoryDomain::register_for_windows
+    std::span<const std::uint8_t> range;         // inside the registration
+    WindowAccess access = WindowAccess::remote_read;
+};
 
 class Connection {
 public:
@@ -77,6 +102,18 @@ public:
     // before the response; one completion (send) for the whole chain.
     virtual PostResult post_rdma_write_then_send(std::uint64_t wr_id, std::span<const RdmaOp> ops,
                                                  LocalSegment iu) = 0;
+    // Binds bind.window (rkey: its next_rkey()) over bind.range, then SENDs
+    // iu, in one chain: send queue order makes the window valid before the
+    // peer can see the IU that names it. One completion (send) for both.
+    virtual PostResult post_bind_then_send(std::uint64_t /*wr_id*/, const WindowBind& /*bind*/, LocalSegment /*iu*/) {
+        return std::unexpected(PostError::unsupported);
+    }
+    // A signaled local invalidate of the window's current rkey. Its
+    // completion (invalidate) means the peer can no longer reach the range
+    // through it; an RDMA to that rkey afterwards fails remote_access_error.
+    virtual PostResult post_invalidate(std::uint64_t /*wr_id*/, Window& /*window*/) {
+        return std::unexpected(PostError::unsupported);
+    }
     virtual std::size_t poll(std::span<Completion> out) = 0;
     // Arms the completion notification; poll once more afterwards to close the race.
     // WakeOn::receives leaves completions of send-side work (sends, RDMA)
@@ -115,6 +152,17 @@ public:
     virtual ~MemoryDomain() = default;
     virtual std::expected<std::unique_ptr<Registration>, std::error_code> register_memory(
         std::span<std::uint8_t> memory, bool remote_access) = 0;
+    // Type-2 memory windows (see Window): whether the device has them, memory
+    // that only windows expose remotely (no rkey of its own grants remote
+    // access), and the windows themselves. Default: none.
+    virtual bool supports_windows() const noexcept { return false; }
+    virtual std::expected<std::unique_ptr<Registration>, std::error_code> register_for_windows(
+        std::span<std::uint8_t> /*memory*/) {
+        return std::unexpected(std::make_error_code(std::errc::operation_not_supported));
+    }
+    virtual std::expected<std::unique_ptr<Window>, std::error_code> allocate_window() {
+        return std::unexpected(std::make_error_code(std::errc::operation_not_supported));
+    }
 };
 
 // Wakes a sleeping poller: completion channel fd on verbs, eventfd in loopback.

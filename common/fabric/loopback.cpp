@@ -52,8 +52,113 @@ std::size_t LoopbackDomain::registration_count() const {
     return regions_.size();
 }
 
-std::optional<std::span<std::uint8_t>> LoopbackDomain::resolve(const RemoteSegment& remote) const {
+// Window rkeys: the top bit set (region keys are small), the window's
+// index, and a key byte that every bind changes.
+constexpr std::uint32_t kWindowKeyBit = 0x80000000u;
+
+class LoopbackWindow : public Window {
+public:
+    LoopbackWindow(std::shared_ptr<LoopbackDomain> domain, std::uint32_t index)
+        : domain_(std::move(domain)), index_(index) {}
+    ~LoopbackWindow() override { domain_->release_window(index_); }
+    std::uint32_t next_rkey() const noexcept override {
+        const std::uint32_t key = domain_->window_rkey(index_);
+        return (key & ~0xffu) | ((key + 1) & 0xffu);
+    }
+    const std::shared_ptr<LoopbackDomain>& domain() const noexcept { return domain_; }
+    std::uint32_t index() const noexcept { return index_; }
+
+private:
+    std::shared_ptr<LoopbackDomain> domain_;
+    std::uint32_t index_;
+};
+
+bool LoopbackDomain::supports_windows() const noexcept {
     std::lock_guard lock(mutex_);
+    return windows_supported_;
+}
+
+void LoopbackDomain::set_windows_supported(bool supported) {
+    std::lock_guard lock(mutex_);
+    windows_supported_ = supported;
+}
+
+std::expected<std::unique_ptr<Registration>, std::error_code> LoopbackDomain::register_for_windows(
+    std::span<std::uint8_t> memory) {
+    std::lock_guard lock(mutex_);
+    if (!windows_supported_) return std::unexpected(std::make_error_code(std::errc::operation_not_supported));
+    const std::uint32_t key = next_key_++;
+    regions_[key] = Region{memory, false, true};
+    return std::make_unique<LoopbackRegistration>(shared_from_this(), key, memory);
+}
+
+std::expected<std::unique_ptr<Window>, std::error_code> LoopbackDomain::allocate_window() {
+    std::lock_guard lock(mutex_);
+    if (!windows_supported_) return std::unexpected(std::make_error_code(std::errc::operation_not_supported));
+    const std::uint32_t index = next_window_++;
+    windows_[index] = WindowState{kWindowKeyBit | index << 8, false, {}, WindowAccess::remote_read};
+    return std::make_unique<LoopbackWindow>(shared_from_this(), index);
+}
+
+std::uint32_t LoopbackDomain::window_rkey(std::uint32_t index) const {
+    std::lock_guard lock(mutex_);
+    auto it = windows_.find(index);
+    return it == windows_.end() ? 0 : it->second.rkey;
+}
+
+bool LoopbackDomain::bind_window(std::uint32_t index, const WindowBind& bind) {
+    std::lock_guard lock(mutex_);
+    auto w = windows_.find(index);
+    if (w == windows_.end() || w->second.bound || bind.registration == nullptr) return false;
+    auto r = regions_.find(bind.registration->lkey());
+    if (r == regions_.end() || !r->second.window_bind) return false;
+    const auto* begin = r->second.bytes.data();
+    if (bind.range.empty() || bind.range.data() < begin ||
+        bind.range.data() + bind.range.size() > begin + r->second.bytes.size())
+        return false;
+    auto& state = w->second;
+    state.rkey = (state.rkey & ~0xffu) | ((state.rkey + 1) & 0xffu);
+    state.bound = true;
+    state.range = r->second.bytes.subspan(static_cast<std::size_t>(bind.range.data() - begin), bind.range.size());
+    state.access = bind.access;
+    return true;
+}
+
+void LoopbackDomain::invalidate_window(std::uint32_t index) {
+    std::lock_guard lock(mutex_);
+    if (auto w = windows_.find(index); w != windows_.end()) {
+        w->second.bound = false;
+        w->second.range = {};
+    }
+}
+
+void LoopbackDomain::release_window(std::uint32_t index) {
+    std::lock_guard lock(mutex_);
+    windows_.erase(index);
+}
+
+std::size_t LoopbackDomain::bound_windows() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<std::size_t>(
+        std::count_if(windows_.begin(), windows_.end(), [](const auto& w) { return w.second.bound; }));
+}
+
+// Called with mutex_ held.
+std::optional<std::span<std::uint8_t>> LoopbackDomain::resolve_window(const RemoteSegment& remote, bool write) const {
+    auto it = windows_.find((remote.rkey & ~kWindowKeyBit) >> 8);
+    if (it == windows_.end()) return std::nullopt;
+    const auto& w = it->second;
+    // An older key byte is a key from before the last bind (IBTA 10.6.7.2.1).
+    if (!w.bound || w.rkey != remote.rkey) return std::nullopt;
+    if (w.access != (write ? WindowAccess::remote_write : WindowAccess::remote_read)) return std::nullopt;
+    const auto base = reinterpret_cast<std::uintptr_t>(w.range.data());
+    if (remote.address < base || remote.address + remote.length > base + w.range.size()) return std::nullopt;
+    return w.range.subspan(remote.address - base, remote.length);
+}
+
+std::optional<std::span<std::uint8_t>> LoopbackDomain::resolve(const RemoteSegment& remote, bool write) const {
+    std::lock_guard lock(mutex_);
+    if (remote.rkey & kWindowKeyBit) return resolve_window(remote, write);
     auto it = regions_.find(remote.rkey);
     if (it == regions_.end() || !it->second.remote_access) return std::nullopt;
     const auto base = reinterpret_cast<std::uintptr_t>(it->second.bytes.data());
@@ -218,7 +323,7 @@ std::optional<CompletionStatus> LoopbackConnection::rdma_locked(std::span<const 
     }
     const auto& peer_domain = shared_->sides[1 - side_].domain;
     for (const auto& op : ops) {
-        auto remote = peer_domain->resolve(op.remote);
+        auto remote = peer_domain->resolve(op.remote, !read);
         if (!remote) return CompletionStatus::remote_access_error;
         std::size_t at = 0;
         for (const auto& local : op.local) {
@@ -276,6 +381,37 @@ PostResult LoopbackConnection::post_rdma_write_then_send(std::uint64_t wr_id, st
         return {};
     }
     return send_locked(wr_id, iu);
+}
+
+PostResult LoopbackConnection::post_bind_then_send(std::uint64_t wr_id, const WindowBind& bind, LocalSegment iu) {
+    ring_doorbell();
+    std::lock_guard lock(shared_->mutex);
+    if (!shared_->connected) {
+        complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::flushed, 0});
+        return {};
+    }
+    auto& window = static_cast<LoopbackWindow&>(*bind.window);
+    if (!window.domain()->bind_window(window.index(), bind)) {
+        // A refused bind fails the chain and moves the queue pair to error.
+        complete_locked(side_, Completion{wr_id, WorkKind::send, CompletionStatus::local_error, 0});
+        shared_->connected = false;
+        return {};
+    }
+    return send_locked(wr_id, iu);
+}
+
+PostResult LoopbackConnection::post_invalidate(std::uint64_t wr_id, Window& window) {
+    ring_doorbell();
+    std::lock_guard lock(shared_->mutex);
+    // A queue pair in error flushes the invalidate; it executes no RDMA either.
+    if (!shared_->connected) {
+        complete_locked(side_, Completion{wr_id, WorkKind::invalidate, CompletionStatus::flushed, 0});
+        return {};
+    }
+    auto& w = static_cast<LoopbackWindow&>(window);
+    w.domain()->invalidate_window(w.index());
+    complete_locked(side_, Completion{wr_id, WorkKind::invalidate, CompletionStatus::success, 0});
+    return {};
 }
 
 std::size_t LoopbackConnection::poll(std::span<Completion> out) {

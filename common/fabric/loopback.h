@@ -22,9 +22,20 @@ class LoopbackDomain : public MemoryDomain, public std::enable_shared_from_this<
 public:
     std::expected<std::unique_ptr<Registration>, std::error_code> register_memory(std::span<std::uint8_t> memory,
                                                                                   bool remote_access) override;
-    // Resolves a remote access: the bytes, or nullopt for a bad rkey or range.
-    std::optional<std::span<std::uint8_t>> resolve(const RemoteSegment& remote) const;
+    // Resolves a remote access (an RDMA WRITE when write, else a READ): the
+    // bytes, or nullopt for a bad rkey or range, or a window that is not
+    // bound, bound elsewhere or bound without that access.
+    std::optional<std::span<std::uint8_t>> resolve(const RemoteSegment& remote, bool write) const;
     std::size_t registration_count() const;
+    // Type-2 windows, modelled as a verbs device has them: a bind gives the
+    // window a new key byte, an invalidate leaves it unbound (IBTA 10.6.7.2).
+    bool supports_windows() const noexcept override;
+    // Tests: a device without windows (the initiator falls back to one rkey).
+    void set_windows_supported(bool supported);
+    std::expected<std::unique_ptr<Registration>, std::error_code> register_for_windows(
+        std::span<std::uint8_t> memory) override;
+    std::expected<std::unique_ptr<Window>, std::error_code> allocate_window() override;
+    std::size_t bound_windows() const;
     // Fault injection: after `successes` more registrations, every one fails
     // with ENOMEM (as ibv_reg_mr does when pinned memory runs out); nullopt
     // stops failing.
@@ -32,15 +43,34 @@ public:
 
 private:
     friend class LoopbackRegistration;
+    friend class LoopbackWindow;
+    friend class LoopbackConnection;
     std::optional<std::size_t> fail_after_;
     struct Region {
         std::span<std::uint8_t> bytes;
         bool remote_access;
+        bool window_bind = false;  // register_for_windows
+    };
+    struct WindowState {
+        std::uint32_t rkey = 0;
+        bool bound = false;
+        std::span<std::uint8_t> range;
+        WindowAccess access = WindowAccess::remote_read;
     };
     void unregister(std::uint32_t key);
+    std::uint32_t window_rkey(std::uint32_t index) const;
+    // A bind as the device checks it: the registration allows binds, the
+    // range lies inside it, the window is not bound already (type 2).
+    bool bind_window(std::uint32_t index, const WindowBind& bind);
+    void invalidate_window(std::uint32_t index);
+    void release_window(std::uint32_t index);
+    std::optional<std::span<std::uint8_t>> resolve_window(const RemoteSegment& remote, bool write) const;
     mutable std::mutex mutex_;
     std::map<std::uint32_t, Region> regions_;
+    std::map<std::uint32_t, WindowState> windows_;  // by index (rkey bits 8..30)
     std::uint32_t next_key_ = 0x1000;
+    std::uint32_t next_window_ = 1;
+    bool windows_supported_ = true;
 };
 
 class LoopbackNotifier : public Notifier {
@@ -82,6 +112,8 @@ public:
     PostResult post_send(std::uint64_t wr_id, LocalSegment iu) override;
     PostResult post_rdma_read(std::uint64_t wr_id, std::span<const RdmaOp> ops) override;
     PostResult post_rdma_write_then_send(std::uint64_t wr_id, std::span<const RdmaOp> ops, LocalSegment iu) override;
+    PostResult post_bind_then_send(std::uint64_t wr_id, const WindowBind& bind, LocalSegment iu) override;
+    PostResult post_invalidate(std::uint64_t wr_id, Window& window) override;
     std::size_t poll(std::span<Completion> out) override;
     void request_notification(WakeOn wake_on) override;
     void disconnect() override;

@@ -37,6 +37,10 @@ void MrDeleter::operator()(ibv_mr* p) const noexcept {
     if (int rc = ibv_dereg_mr(p); rc != 0) log_destroy_failure("ibv_dereg_mr", rc);
 }
 
+void MwDeleter::operator()(ibv_mw* p) const noexcept {
+    if (int rc = ibv_dealloc_mw(p); rc != 0) log_destroy_failure("ibv_dealloc_mw", rc);
+}
+
 QueuePair::QueuePair(rdma_cm_id* id, ibv_pd* pd, ibv_qp_init_attr& attr) {
     if (rdma_create_qp(id, pd, &attr) != 0) throw_verb_error("rdma_create_qp", errno);
     id_ = id;
@@ -92,6 +96,12 @@ MemoryRegion reg_mr(ibv_pd* pd, void* address, std::size_t length, int access) {
 
 MemoryRegion try_reg_mr(ibv_pd* pd, void* address, std::size_t length, int access) noexcept {
     return MemoryRegion(ibv_reg_mr(pd, address, length, access));
+}
+
+MemoryWindow alloc_mw(ibv_pd* pd, ibv_mw_type type) {
+    MemoryWindow mw(ibv_alloc_mw(pd, type));
+    if (!mw) throw_verb_error("ibv_alloc_mw", errno);
+    return mw;
 }
 
 rdma_conn_param connection_parameters(ibv_context* context, std::span<const std::uint8_t> private_data) {

@@ -27,6 +27,7 @@ struct PdDeleter { void operator()(ibv_pd* p) const noexcept; };
 struct CompChannelDeleter { void operator()(ibv_comp_channel* p) const noexcept; };
 struct CqDeleter { void operator()(ibv_cq* p) const noexcept; };
 struct MrDeleter { void operator()(ibv_mr* p) const noexcept; };
+struct MwDeleter { void operator()(ibv_mw* p) const noexcept; };
 
 using EventChannel = std::unique_ptr<rdma_event_channel, EventChannelDeleter>;
 using CmId = std::unique_ptr<rdma_cm_id, CmIdDeleter>;
@@ -34,6 +35,9 @@ using ProtectionDomain = std::unique_ptr<ibv_pd, PdDeleter>;
 using CompletionChannel = std::unique_ptr<ibv_comp_channel, CompChannelDeleter>;
 using CompletionQueue = std::unique_ptr<ibv_cq, CqDeleter>;
 using MemoryRegion = std::unique_ptr<ibv_mr, MrDeleter>;
+// Destroy before the MR it is bound to: rxe refuses to deregister an MR
+// that windows still reference.
+using MemoryWindow = std::unique_ptr<ibv_mw, MwDeleter>;
 
 // The QP lives inside its cm_id (rdma_create_qp); this owner calls
 // rdma_destroy_qp. It must be destroyed before the CQs it uses.
@@ -61,6 +65,8 @@ MemoryRegion reg_mr(ibv_pd* pd, void* address, std::size_t length, int access);
 // Non-throwing variant for registrations that may legitimately fail (a file
 // mapping the kernel refuses to pin): returns null and sets errno.
 MemoryRegion try_reg_mr(ibv_pd* pd, void* address, std::size_t length, int access) noexcept;
+
+MemoryWindow alloc_mw(ibv_pd* pd, ibv_mw_type type);
 
 // Connection parameters for rdma_accept and rdma_connect: as many RDMA READs
 // in flight as the device allows, and "infinite" RNR retries (credits make

@@ -34,6 +34,7 @@ fabric::WorkKind map_kind(ibv_wc_opcode opcode) {
         case IBV_WC_RECV: return fabric::WorkKind::receive;
         case IBV_WC_RDMA_READ: return fabric::WorkKind::rdma_read;
         case IBV_WC_RDMA_WRITE: return fabric::WorkKind::rdma_write;
+        case IBV_WC_LOCAL_INV: return fabric::WorkKind::invalidate;
         default: return fabric::WorkKind::send;
     }
 }
@@ -46,11 +47,47 @@ public:
     std::uint32_t lkey() const noexcept override { return mr_->lkey; }
     std::uint32_t rkey() const noexcept override { return mr_->rkey; }
     std::span<std::uint8_t> bytes() const noexcept override { return bytes_; }
+    ibv_mr* mr() const noexcept { return mr_.get(); }
 
 private:
     MemoryRegion mr_;
     std::span<std::uint8_t> bytes_;
 };
+
+class VerbsWindow : public fabric::Window {
+public:
+    explicit VerbsWindow(MemoryWindow mw) : mw_(std::move(mw)) {}
+    // ibv_inc_rkey: a new key byte per bind (IBTA 10.6.7.2.1, the consumer
+    // owns the key of a type-2 window).
+    std::uint32_t next_rkey() const noexcept override { return ibv_inc_rkey(mw_->rkey); }
+    ibv_mw* mw() const noexcept { return mw_.get(); }
+
+private:
+    MemoryWindow mw_;
+};
+
+VerbsDomain::VerbsDomain(ibv_context* context) : context_(context), pd_(alloc_pd(context)) {
+    ibv_device_attr attr{};
+    // Type 2A or 2B: both are bound with IBV_WR_BIND_MW on the send queue.
+    if (ibv_query_device(context, &attr) == 0)
+        windows_ = (attr.device_cap_flags & (IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_MEM_WINDOW_TYPE_2B)) != 0;
+}
+
+std::expected<std::unique_ptr<fabric::Registration>, std::error_code> VerbsDomain::register_for_windows(
+    std::span<std::uint8_t> memory) {
+    // No remote access under the MR's own rkey: only windows expose it.
+    // LOCAL_WRITE: RDMA READ lands here, and a window granting remote write
+    // needs it on its MR (IBTA C10-75).
+    auto mr = try_reg_mr(pd_.get(), memory.data(), memory.size(), IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+    if (!mr) return std::unexpected(std::error_code(errno, std::generic_category()));
+    return std::make_unique<VerbsRegistration>(std::move(mr), memory);
+}
+
+std::expected<std::unique_ptr<fabric::Window>, std::error_code> VerbsDomain::allocate_window() {
+    MemoryWindow mw(ibv_alloc_mw(pd_.get(), IBV_MW_TYPE_2));
+    if (!mw) return std::unexpected(std::error_code(errno, std::generic_category()));
+    return std::make_unique<VerbsWindow>(std::move(mw));
+}
 
 std::expected<std::unique_ptr<fabric::Registration>, std::error_code> VerbsDomain::register_memory(
     std::span<std::uint8_t> memory, bool remote_access) {
@@ -128,21 +165,33 @@ fabric::PostResult VerbsConnection::post_receive(std::uint64_t wr_id, fabric::Lo
 }
 
 fabric::PostResult VerbsConnection::post_send(std::uint64_t wr_id, fabric::LocalSegment iu) {
-    return post_chain(wr_id, {}, IBV_WR_SEND, &iu);
+    return post_chain(wr_id, {}, IBV_WR_SEND, ChainEnd{.send = &iu, .bind = nullptr, .invalidate_rkey = std::nullopt});
 }
 
 fabric::PostResult VerbsConnection::post_rdma_read(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops) {
-    return post_chain(wr_id, ops, IBV_WR_RDMA_READ, nullptr);
+    return post_chain(wr_id, ops, IBV_WR_RDMA_READ, ChainEnd{});
 }
 
 fabric::PostResult VerbsConnection::post_rdma_write_then_send(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
                                                               fabric::LocalSegment iu) {
-    return post_chain(wr_id, ops, IBV_WR_RDMA_WRITE, &iu);
+    return post_chain(wr_id, ops, IBV_WR_RDMA_WRITE, ChainEnd{.send = &iu, .bind = nullptr, .invalidate_rkey = std::nullopt});
+}
+
+fabric::PostResult VerbsConnection::post_bind_then_send(std::uint64_t wr_id, const fabric::WindowBind& bind,
+                                                        fabric::LocalSegment iu) {
+    return post_chain(wr_id, {}, IBV_WR_SEND, ChainEnd{.send = &iu, .bind = &bind, .invalidate_rkey = std::nullopt});
+}
+
+fabric::PostResult VerbsConnection::post_invalidate(std::uint64_t wr_id, fabric::Window& window) {
+    return post_chain(wr_id, {}, IBV_WR_LOCAL_INV,
+                      ChainEnd{.send = nullptr, .bind = nullptr, .invalidate_rkey = static_cast<VerbsWindow&>(window).mw()->rkey});
 }
 
 fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
-                                               ibv_wr_opcode opcode, const fabric::LocalSegment* send) {
-    const std::uint32_t count = static_cast<std::uint32_t>(ops.size()) + (send ? 1 : 0);
+                                               ibv_wr_opcode opcode, const ChainEnd& parts) {
+    const fabric::LocalSegment* send = parts.send;
+    const std::uint32_t count = static_cast<std::uint32_t>(ops.size()) + (send ? 1 : 0) + (parts.bind ? 1 : 0) +
+                                (parts.invalidate_rkey ? 1 : 0);
     // A chain of nothing would never complete and its caller would wait forever.
     if (count == 0) return std::unexpected(fabric::PostError::empty_chain);
     if (broken_) return std::unexpected(fabric::PostError::disconnected);
@@ -151,6 +200,26 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
     for (const auto& op : ops)
         if (op.local.size() > max_sge_) return std::unexpected(fabric::PostError::too_many_segments);
     // Queue the chain; pointers are fixed up when it is posted (the vectors may grow).
+    if (parts.bind) {
+        // Unsignaled, like every chain member but the last: a failed bind
+        // is reported with the chain's end (flushed behind it).
+        const auto& window = static_cast<const VerbsWindow&>(*parts.bind->window);
+        const auto& registration = static_cast<const VerbsRegistration&>(*parts.bind->registration);
+        ibv_send_wr wr{};
+        wr.wr_id = wr_id | kChainMemberBit;
+        wr.opcode = IBV_WR_BIND_MW;
+        wr.bind_mw.mw = window.mw();
+        wr.bind_mw.rkey = window.next_rkey();
+        wr.bind_mw.bind_info.mr = registration.mr();
+        wr.bind_mw.bind_info.addr = reinterpret_cast<std::uintptr_t>(parts.bind->range.data());
+        wr.bind_mw.bind_info.length = parts.bind->range.size();
+        wr.bind_mw.bind_info.mw_access_flags = parts.bind->access == fabric::WindowAccess::remote_write
+                                                   ? IBV_ACCESS_REMOTE_WRITE
+                                                   : IBV_ACCESS_REMOTE_READ;
+        pending_rkeys_.push_back(PendingRkey{pending_wrs_.size(), window.mw(), wr.bind_mw.rkey});
+        pending_first_sge_.push_back(pending_sges_.size());
+        pending_wrs_.push_back(wr);
+    }
     for (std::size_t i = 0; i < ops.size(); ++i) {
         ibv_send_wr wr{};
         wr.wr_id = wr_id | kChainMemberBit;
@@ -169,6 +238,13 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
         wr.num_sge = 1;
         pending_first_sge_.push_back(pending_sges_.size());
         pending_sges_.push_back(ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey});
+        pending_wrs_.push_back(wr);
+    }
+    if (parts.invalidate_rkey) {
+        ibv_send_wr wr{};
+        wr.opcode = IBV_WR_LOCAL_INV;
+        wr.invalidate_rkey = *parts.invalidate_rkey;
+        pending_first_sge_.push_back(pending_sges_.size());
         pending_wrs_.push_back(wr);
     }
     pending_wrs_.back().wr_id = wr_id;
@@ -192,11 +268,16 @@ void VerbsConnection::end_batch() {
 void VerbsConnection::flush_pending() {
     if (pending_wrs_.empty()) return;
     for (std::size_t i = 0; i < pending_wrs_.size(); ++i) {
-        pending_wrs_[i].sg_list = &pending_sges_[pending_first_sge_[i]];
+        pending_wrs_[i].sg_list = pending_wrs_[i].num_sge != 0 ? &pending_sges_[pending_first_sge_[i]] : nullptr;
         pending_wrs_[i].next = i + 1 < pending_wrs_.size() ? &pending_wrs_[i + 1] : nullptr;
     }
     ibv_send_wr* bad = nullptr;
-    if (ibv_post_send(qp_.get(), pending_wrs_.data(), &bad) != 0) {
+    const int rc = ibv_post_send(qp_.get(), pending_wrs_.data(), &bad);
+    // The binds that reached the send queue carry their new keys from now on.
+    for (const auto& p : pending_rkeys_)
+        if (rc == 0 || (bad != nullptr && p.wr < static_cast<std::size_t>(bad - pending_wrs_.data()))) p.mw->rkey = p.rkey;
+    pending_rkeys_.clear();
+    if (rc != 0) {
         // Work requests from the first refused one on never reach the wire.
         // Report each affected chain as flushed, exactly once, as a QP in
         // error would. A chain cut in two had its prefix posted: that prefix

@@ -3,6 +3,8 @@
 // belongs to an rdma_cm_id. Thread: see fabric/connection.h.
 #pragma once
 
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "common/fabric/connection.h"
@@ -12,15 +14,20 @@ namespace srp::rdma {
 
 class VerbsDomain : public fabric::MemoryDomain {
 public:
-    explicit VerbsDomain(ibv_context* context) : context_(context), pd_(alloc_pd(context)) {}
+    explicit VerbsDomain(ibv_context* context);
     std::expected<std::unique_ptr<fabric::Registration>, std::error_code> register_memory(
         std::span<std::uint8_t> memory, bool remote_access) override;
+    bool supports_windows() const noexcept override { return windows_; }
+    std::expected<std::unique_ptr<fabric::Registration>, std::error_code> register_for_windows(
+        std::span<std::uint8_t> memory) override;
+    std::expected<std::unique_ptr<fabric::Window>, std::error_code> allocate_window() override;
     ibv_pd* pd() const noexcept { return pd_.get(); }
     ibv_context* context() const noexcept { return context_; }
 
 private:
     ibv_context* context_;
     ProtectionDomain pd_;
+    bool windows_ = false;  // the device binds type-2 windows through the send queue
 };
 
 class VerbsNotifier : public fabric::Notifier {
@@ -71,6 +78,9 @@ public:
     fabric::PostResult post_rdma_read(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops) override;
     fabric::PostResult post_rdma_write_then_send(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops,
                                                  fabric::LocalSegment iu) override;
+    fabric::PostResult post_bind_then_send(std::uint64_t wr_id, const fabric::WindowBind& bind,
+                                           fabric::LocalSegment iu) override;
+    fabric::PostResult post_invalidate(std::uint64_t wr_id, fabric::Window& window) override;
     std::size_t poll(std::span<fabric::Completion> out) override;
     void request_notification(fabric::WakeOn wake_on) override;
     void disconnect() override;
@@ -82,8 +92,15 @@ public:
     rdma_cm_id* cm_id() const noexcept { return cm_id_; }
 
 private:
+    // A chain: an optional window bind, RDMA ops of one opcode, an optional
+    // SEND or a local invalidate (invalidate_rkey) at its end.
+    struct ChainEnd {
+        const fabric::LocalSegment* send = nullptr;
+        const fabric::WindowBind* bind = nullptr;
+        std::optional<std::uint32_t> invalidate_rkey;
+    };
     fabric::PostResult post_chain(std::uint64_t wr_id, std::span<const fabric::RdmaOp> ops, ibv_wr_opcode opcode,
-                                  const fabric::LocalSegment* send);
+                                  const ChainEnd& parts);
     void flush_pending();
 
     void on_cq_event(ibv_cq* cq) noexcept;
@@ -114,6 +131,14 @@ private:
     std::vector<ibv_send_wr> pending_wrs_;
     std::vector<std::size_t> pending_first_sge_;  // index into pending_sges_ per WR
     std::vector<ibv_sge> pending_sges_;
+    // Type-2 binds queued: the provider reads the window's current rkey when
+    // the bind is posted, so the window takes its new key only afterwards.
+    struct PendingRkey {
+        std::size_t wr;  // index in pending_wrs_
+        ibv_mw* mw;
+        std::uint32_t rkey;
+    };
+    std::vector<PendingRkey> pending_rkeys_;
     std::vector<fabric::Completion> synthetic_;   // chains whose post failed: reported as flushed
     bool batching_ = false;
     // A CQ notification is requested and not yet delivered (arming is a system call).

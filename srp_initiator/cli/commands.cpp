@@ -74,7 +74,8 @@ int run_login(Session& session, const Options& options, std::ostream& out) {
             out << "{\"channel\":" << i << ",\"path\":\"" << info.description << "\",\"credits\":" << info.credits
                 << ",\"max_it_iu_len\":" << info.max_it_iu_len << ",\"max_ti_iu_len\":" << info.max_ti_iu_len
                 << ",\"buffer_formats\":" << info.buf_fmt << ",\"rsp_flags\":" << int(info.rsp_flags)
-                << ",\"immediate_data\":" << (info.immediate_data ? "true" : "false") << "}\n";
+                << ",\"immediate_data\":" << (info.immediate_data ? "true" : "false")
+                << ",\"memory_windows\":" << (info.memory_windows ? "true" : "false") << "}\n";
             continue;
         }
         out << "channel " << i << ": " << info.description << "\n"
@@ -89,7 +90,9 @@ int run_login(Session& session, const Options& options, std::ostream& out) {
                 : (info.rsp_flags & 0x03) == wire::kRspFlagChannelsMaintained ? "existing channels maintained"
                                                                                : "no existing channels")
             << "\n"
-            << "  immediate data     " << (info.immediate_data ? "granted" : "not granted") << "\n";
+            << "  immediate data     " << (info.immediate_data ? "granted" : "not granted") << "\n"
+            << "  data buffer access " << (info.memory_windows ? "a memory window per command" : "the pool's rkey")
+            << "\n";
     }
     return kExitOk;
 }

@@ -18,6 +18,7 @@ initiator::Connector ScriptedTarget::connector() {
         login_requests.push_back(request.login(gid));
         receive_queue_depth = request.receive_queue_depth;
         auto ch = std::make_shared<Channel>();
+        ch->initiator_domain->set_windows_supported(initiator_windows);
         auto pair = fabric::make_loopback_pair(target_domain_, nullptr, ch->initiator_domain, ch->initiator_notifier);
         ch->target_end = std::move(pair.first);
         ch->initiator_end = std::move(pair.second);
@@ -111,8 +112,9 @@ void ScriptedTarget::respond_tmf(const Iu& tmf, std::uint8_t code, std::uint32_t
 fabric::CompletionStatus ScriptedTarget::write_data_in(const Iu& command, std::span<const std::uint8_t> bytes) {
     auto cmd = wire::parse_cmd(command.bytes, 0);
     REQUIRE(cmd);
-    REQUIRE(cmd->data_in.count_in_iu() == 1);
-    const auto d = cmd->data_in.descriptor(0);
+    const bool data_in = cmd->data_in.count_in_iu() == 1;
+    REQUIRE((data_in || cmd->data_out.count_in_iu() == 1));
+    const auto d = data_in ? cmd->data_in.descriptor(0) : cmd->data_out.descriptor(0);
     auto& ch = *channels_.at(command.channel);
     std::vector<std::uint8_t> source(bytes.begin(), bytes.end());
     auto mr = std::move(*target_domain_->register_memory(source, false));
@@ -125,6 +127,26 @@ fabric::CompletionStatus ScriptedTarget::write_data_in(const Iu& command, std::s
     for (int tries = 0; tries < 100; ++tries)
         for (std::size_t i = 0, n = ch.target_end->poll(c); i < n; ++i)
             if (c[i].kind == fabric::WorkKind::send && c[i].wr_id == sends_ - 1) return c[i].status;
+    return fabric::CompletionStatus::local_error;
+}
+
+fabric::CompletionStatus ScriptedTarget::read_with_key(const Iu& command, std::span<std::uint8_t> into) {
+    auto cmd = wire::parse_cmd(command.bytes, 0);
+    REQUIRE(cmd);
+    const bool data_in = cmd->data_in.count_in_iu() == 1;
+    REQUIRE((data_in || cmd->data_out.count_in_iu() == 1));
+    const auto d = data_in ? cmd->data_in.descriptor(0) : cmd->data_out.descriptor(0);
+    auto& ch = *channels_.at(command.channel);
+    auto mr = std::move(*target_domain_->register_memory(into, false));
+    const fabric::LocalSegment local = mr->segment(0, static_cast<std::uint32_t>(into.size()));
+    const fabric::RdmaOp op{fabric::RemoteSegment{d.va.value(), d.key.value(), static_cast<std::uint32_t>(into.size())},
+                            std::span(&local, 1)};
+    const std::uint64_t id = sends_++;
+    (void)ch.target_end->post_rdma_read(id, std::span(&op, 1));
+    fabric::Completion c[16];
+    for (int tries = 0; tries < 100; ++tries)
+        for (std::size_t i = 0, n = ch.target_end->poll(c); i < n; ++i)
+            if (c[i].kind == fabric::WorkKind::rdma_read && c[i].wr_id == id) return c[i].status;
     return fabric::CompletionStatus::local_error;
 }
 

@@ -38,8 +38,14 @@ public:
     void respond_tmf(const Iu& tmf, std::uint8_t code, std::uint32_t req_lim_delta = 1);
     // SRP_CRED_REQ granting req_lim_delta credits, tagged tag (SRP r16a 6.10).
     void request_credit(std::size_t channel, std::uint64_t tag, std::uint32_t req_lim_delta = 0);
-    // RDMA WRITE of bytes to the data-in buffer the SRP_CMD's direct descriptor names.
+    // RDMA WRITE of bytes to the buffer the SRP_CMD's direct descriptor names
+    // (its data-in descriptor when it has one, else its data-out one).
     fabric::CompletionStatus write_data_in(const Iu& command, std::span<const std::uint8_t> bytes);
+    // RDMA READ into `into` from the memory the SRP_CMD's direct descriptor
+    // names (its data-in descriptor when it has one, else its data-out one).
+    fabric::CompletionStatus read_with_key(const Iu& command, std::span<std::uint8_t> into);
+    // Whether the initiator's side of the next logins has memory windows.
+    bool initiator_windows = true;
 
     std::size_t logins() const { return channels_.size(); }
     std::uint32_t receive_queue_depth = 0;  // what the last login asked the queue pair to hold

@@ -30,6 +30,9 @@ vm_step "our initiator against our target"
 run login --id-ext $GUID -c 2 || fail "login"
 grep -q "immediate data     granted" /tmp/out && [ "$(grep -c '^channel' /tmp/out)" -eq 2 ] || { cat /tmp/out; fail "login output"; }
 ok "login: 2 channels, immediate data granted"
+# rxe has type-2 memory windows: every command's buffer gets a window of its own.
+grep -q "data buffer access a memory window per command" /tmp/out || { cat /tmp/out; fail "memory windows not used"; }
+ok "login: data buffers exposed through a memory window per command"
 run inquiry --id-ext $GUID && grep -q "vendor             SRPTGT" /tmp/out || fail "inquiry"
 run inquiry --id-ext $GUID --vpd all && grep -q "VPD 0x83 device identification" /tmp/out || fail "inquiry --vpd all"
 run readcap --id-ext $GUID --json && grep -q "\"bytes\":$((SIZE_MB << 20))" /tmp/out || fail "readcap"
@@ -67,7 +70,7 @@ vm_step "our initiator against the kernel LIO ib_srpt"
 PORT_GUID=${RDMA_GID0#fe80:0000:0000:0000:}
 lio_srpt_start /tmp/lun0.img $SIZE_MB "$RDMA_IP" || exit 1
 run login --id-ext $LIO_IOC_GUID || fail "login to LIO"
-ok "login to LIO: $(grep -E 'credits|max_it_iu_len|immediate' /tmp/out | tr -s ' ' | tr '\n' ';')"
+ok "login to LIO: $(grep -E 'credits|max_it_iu_len|immediate|buffer access' /tmp/out | tr -s ' ' | tr '\n' ';')"
 run inquiry --id-ext $LIO_IOC_GUID && grep -q "vendor             LIO-ORG" /tmp/out || { cat /tmp/out; fail "inquiry LIO"; }
 ok "inquiry: LIO-ORG $(grep product /tmp/out | tr -s ' ')"
 run verify --id-ext $LIO_IOC_GUID --transfer 64k --seed 3 || fail "verify LIO"
