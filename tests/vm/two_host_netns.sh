@@ -177,6 +177,31 @@ fio --name=twohost --filename=$DEV --rw=randwrite --bsrange=512-1M --size=16M --
 	--direct=1 --verify=crc32c --verify_fatal=1 --do_verify=1 > /tmp/fio.log 2>&1 || { tail -20 /tmp/fio.log; fail "fio verify"; }
 ok "fio randwrite 512B-1MiB 16 MiB verify=crc32c through ib_srp"
 crossed "ib_srp + fio" $((16 * MiB)) $((16 * MiB))
+
+vm_step "the link goes down for 5 s under fio verify (ib_srp defaults: reconnect_delay 10 s, fast_io_fail_tmo 15 s)"
+# ib_srp's queue pair errors out when rxeI's port goes down; ib_srp holds the
+# I/O, logs in again after reconnect_delay, and resends it. The target must
+# take the new SINGLE login in place of the channels it still has.
+logins=$(grep -c "login accepted on rxeT" $LOG)
+dmesg_mark=$(dmesg | wc -l)
+fio --name=flap --filename=$DEV --rw=randwrite --bs=64k --size=16M --iodepth=8 --ioengine=libaio \
+	--direct=1 --verify=crc32c --verify_fatal=1 --do_verify=1 --loops=3 > /tmp/fio-flap.log 2>&1 &
+FIO=$!
+sleep 2
+kill -0 $FIO 2>/dev/null || { cat /tmp/fio-flap.log; fail "fio ended before the link went down"; }
+ip link set vethI down
+sleep 5
+ip link set vethI up
+# Routes through a device go with its link: put the policy route back, as a
+# host's network configuration would.
+ip route replace $T_IP/32 dev vethI src $I_IP table 210 || fail "route back"
+# The neighbour entries went with the link too (see the neighbour note above).
+echo x 2>/dev/null > /dev/udp/$T_IP/9; echo x 2>/dev/null > /dev/udp/$I_IP/9
+wait $FIO || { tail -20 /tmp/fio-flap.log; dmesg | tail -n +$dmesg_mark | tail -20; fail "fio verify across a 5 s link outage"; }
+dmesg | tail -n +$dmesg_mark | grep -q "ib_srp: reconnect succeeded" || { dmesg | tail -20; fail "no ib_srp reconnect"; }
+[ "$(grep -c "login accepted on rxeT" $LOG)" -gt "$logins" ] || fail "the target saw no new login"
+grep -q "terminated by a new SINGLE login" $LOG || fail "the old channels were not replaced by the new SINGLE login"
+ok "link down 5 s under fio: ib_srp reconnected ($(dmesg | tail -n +$dmesg_mark | grep -c 'reconnect succeeded') reconnect), the target replaced the old channels, fio verify=crc32c passed"
 srp_logout
 
 vm_step "our initiator from rxeI"
