@@ -158,7 +158,7 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
     // the pool's rkey.
     std::expected<std::unique_ptr<fabric::Registration>, LoginFailure> pool =
         std::unexpected(LoginFailure{LoginFailure::Kind::error, "memory registration: not tried", {}});
-    if (ch->link.domain->supports_windows()) {
+    if (options_.memory_windows && ch->link.domain->supports_windows()) {
         if (auto r = ch->link.domain->register_for_windows(pool_)) {
             for (std::uint32_t i = 0; i < slots; ++i) {
                 auto w = ch->link.domain->allocate_window();

@@ -86,6 +86,12 @@ struct SessionOptions {
     // at most command_timeout + 2 * tmf_timeout (+ a reconnect) after submit().
     std::chrono::milliseconds tmf_timeout{10000};
     std::size_t pool_bytes = 64u << 20;        // registered memory for data buffers
+    // A type-2 memory window per command over exactly its buffer, invalidated
+    // when the command ends (see the header comment), where the device has
+    // them. Off by default: under load on an io backstore (randrw QD16, two
+    // channels) one run saw the initiator's queue pair fail, cause not found
+    // yet; the default is the pool's rkey with the quarantine.
+    bool memory_windows = false;
 };
 
 struct LoginInfo {

@@ -63,6 +63,8 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
          "commands in flight per channel at most; sizes the queue pair (default 256, up to 4096)")
         ("lun,l", po::value(&o.lun), "LUN (default 0)")
         ("channels,c", po::value(&o.session.channels), "RDMA channels (default 1)")
+        ("memory-windows", po::bool_switch(&o.session.memory_windows),
+         "a memory window per command over its buffer, where the device has them (default: the pool's rkey)")
         ("timeout-ms", po::value(&timeout_ms), "per-command timeout, then ABORT TASK (default 30000)")
         ("connect-timeout-ms", po::value(&connect_timeout_ms), "address resolution and login timeout (default 5000)")
         ("no-immediate", po::bool_switch(&no_immediate), "do not ask for SRP-2 immediate data")

@@ -268,6 +268,7 @@ TEST_CASE("session: sends triggered in one poll pass leave in one post", "[loopb
     const bool windows = GENERATE(false, true);
     target.initiator_windows = windows;
     auto o = fast_options();
+    o.memory_windows = windows;
     o.command_timeout = std::chrono::seconds(30);
     auto s = Session::login(target.connector(), o);
     REQUIRE(s);

@@ -19,6 +19,7 @@ namespace {
 
 SessionOptions window_options() {
     SessionOptions o;
+    o.memory_windows = true;
     o.command_timeout = std::chrono::milliseconds(2000);
     o.pool_bytes = 1u << 20;
     o.descriptors = DescriptorMode::direct;  // writes name their buffer too (no immediate data)

@@ -27,10 +27,10 @@ for _ in $(seq 200); do grep -q "srp_target ready" $LOG && break; sleep 0.1; don
 grep -q "srp_target ready" $LOG || fail "target did not start"
 
 vm_step "our initiator against our target"
-run login --id-ext $GUID -c 2 || fail "login"
+run login --id-ext $GUID -c 2 --memory-windows || fail "login"
 grep -q "immediate data     granted" /tmp/out && [ "$(grep -c '^channel' /tmp/out)" -eq 2 ] || { cat /tmp/out; fail "login output"; }
 ok "login: 2 channels, immediate data granted"
-# rxe has type-2 memory windows: every command's buffer gets a window of its own.
+# rxe has type-2 memory windows: with --memory-windows every command's buffer gets a window of its own.
 grep -q "data buffer access a memory window per command" /tmp/out || { cat /tmp/out; fail "memory windows not used"; }
 ok "login: data buffers exposed through a memory window per command"
 run inquiry --id-ext $GUID && grep -q "vendor             SRPTGT" /tmp/out || fail "inquiry"
@@ -40,11 +40,11 @@ run luns --id-ext $GUID && grep -q "1 LUN(s)" /tmp/out || fail "luns"
 run tur --id-ext $GUID && run sync --id-ext $GUID || fail "tur/sync"
 ok "inquiry (standard, all VPD pages), readcap, luns, tur, sync"
 for t in 512 4k 64k 1M; do
-	run verify --id-ext $GUID --transfer $t -c 2 --seed 7 || fail "verify --transfer $t"
+	run verify --id-ext $GUID --transfer $t -c 2 --seed 7 --memory-windows || fail "verify --transfer $t (memory windows)"
 	ok "$(cat /tmp/out)"
 done
 for d in indirect external; do
-	run verify --id-ext $GUID --transfer 256k --descriptors $d || fail "verify --descriptors $d"
+	run verify --id-ext $GUID --transfer 256k --descriptors $d --memory-windows || fail "verify --descriptors $d (memory windows)"
 	ok "descriptors $d: $(cat /tmp/out)"
 done
 run verify --id-ext $GUID --transfer 4k --no-immediate --length 1M || fail "verify --no-immediate"
@@ -69,11 +69,11 @@ kill -TERM $PID; wait $PID
 vm_step "our initiator against the kernel LIO ib_srpt"
 PORT_GUID=${RDMA_GID0#fe80:0000:0000:0000:}
 lio_srpt_start /tmp/lun0.img $SIZE_MB "$RDMA_IP" || exit 1
-run login --id-ext $LIO_IOC_GUID || fail "login to LIO"
+run login --id-ext $LIO_IOC_GUID --memory-windows || fail "login to LIO"
 ok "login to LIO: $(grep -E 'credits|max_it_iu_len|immediate|buffer access' /tmp/out | tr -s ' ' | tr '\n' ';')"
 run inquiry --id-ext $LIO_IOC_GUID && grep -q "vendor             LIO-ORG" /tmp/out || { cat /tmp/out; fail "inquiry LIO"; }
 ok "inquiry: LIO-ORG $(grep product /tmp/out | tr -s ' ')"
-run verify --id-ext $LIO_IOC_GUID --transfer 64k --seed 3 || fail "verify LIO"
+run verify --id-ext $LIO_IOC_GUID --transfer 64k --seed 3 --memory-windows || fail "verify LIO"
 ok "LIO $(cat /tmp/out)"
 run verify --id-ext $LIO_IOC_GUID --transfer 4k --length 2M --seed 4 || fail "verify LIO 4k"
 run bench --id-ext $LIO_IOC_GUID --mode randread --runtime 3 --qd 16 --no-progress --json || fail "bench LIO"
