@@ -45,7 +45,10 @@ void install_once() noexcept {
 bool guarded_copy(void* destination, const void* source, std::size_t n) noexcept {
     install_once();
     sigjmp_buf guard;
-    if (sigsetjmp(guard, 1) != 0) return false;  // the handler jumped back: the copy faulted
+    // savemask 0: saving the signal mask is a system call per copy, and the
+    // handler runs with SA_NODEFER and an empty sa_mask, so jumping out of
+    // it leaves the thread's mask as it was.
+    if (sigsetjmp(guard, 0) != 0) return false;  // the handler jumped back: the copy faulted
     t_guard = &guard;
     std::atomic_signal_fence(std::memory_order_seq_cst);
     std::memcpy(destination, source, n);
@@ -57,7 +60,7 @@ bool guarded_copy(void* destination, const void* source, std::size_t n) noexcept
 bool guarded_fill(void* destination, int value, std::size_t n) noexcept {
     install_once();
     sigjmp_buf guard;
-    if (sigsetjmp(guard, 1) != 0) return false;
+    if (sigsetjmp(guard, 0) != 0) return false;  // as in guarded_copy
     t_guard = &guard;
     std::atomic_signal_fence(std::memory_order_seq_cst);
     std::memset(destination, value, n);
