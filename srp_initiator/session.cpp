@@ -171,6 +171,12 @@ std::expected<std::unique_ptr<Session::Channel>, LoginFailure> Session::open_cha
     }
     if (ch->windows.empty()) pool = reg(pool_, true);
     ch->info.memory_windows = !ch->windows.empty();
+    if (options_.memory_windows && !ch->info.memory_windows) {
+        const auto withheld = ch->link.domain->windows_withheld();
+        ch->info.memory_windows_note = !withheld.empty()                       ? std::string(withheld)
+                                       : !ch->link.domain->supports_windows() ? "the device has none"
+                                                                               : "the device could not provide one per command";
+    }
     auto send = reg(ch->send_memory, true);
     auto receive = reg(ch->receive_memory, false);
     auto control = reg(ch->control_memory, false);

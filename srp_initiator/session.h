@@ -88,9 +88,10 @@ struct SessionOptions {
     std::size_t pool_bytes = 64u << 20;        // registered memory for data buffers
     // A type-2 memory window per command over exactly its buffer, invalidated
     // when the command ends (see the header comment), where the device has
-    // them. Off by default: under load on an io backstore (randrw QD16, two
-    // channels) one run saw the initiator's queue pair fail, cause not found
-    // yet; the default is the pool's rkey with the quarantine.
+    // them and can keep them working: not on soft-RoCE (rxe), whose send
+    // queue retries replay window binds and fail the queue pair
+    // (LoginInfo::memory_windows_note says so). Off by default: the pool's
+    // rkey with the quarantine.
     bool memory_windows = false;
 };
 
@@ -102,8 +103,10 @@ struct LoginInfo {
     std::uint8_t rsp_flags = 0;
     bool immediate_data = false;
     // Data buffers are exposed per command through type-2 memory windows;
-    // false: through the pool's one rkey (the device has no windows).
+    // false: through the pool's one rkey.
     bool memory_windows = false;
+    // Why not, when SessionOptions::memory_windows asked for them; else empty.
+    std::string memory_windows_note;
     std::string description;
 };
 

@@ -156,6 +156,9 @@ public:
     // that only windows expose remotely (no rkey of its own grants remote
     // access), and the windows themselves. Default: none.
     virtual bool supports_windows() const noexcept { return false; }
+    // Why a device that has windows does not offer them (supports_windows()
+    // is false); empty when it offers them or has none.
+    virtual std::string_view windows_withheld() const noexcept { return {}; }
     virtual std::expected<std::unique_ptr<Registration>, std::error_code> register_for_windows(
         std::span<std::uint8_t> /*memory*/) {
         return std::unexpected(std::make_error_code(std::errc::operation_not_supported));

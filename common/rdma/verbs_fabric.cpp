@@ -15,6 +15,8 @@ constexpr std::uint64_t kChainMemberBit = 1ull << 63;
 // A chain whose post was refused after part of it reached the send queue:
 // it was reported flushed once; its posted members complete silently.
 constexpr std::uint8_t kChainAbandoned = 0xff;
+// rdma_rxe's IEEE OUI placeholder (RXE_VENDOR_ID).
+constexpr std::uint32_t kSoftRoceVendorId = 0xFFFFFF;
 
 fabric::CompletionStatus map_status(ibv_wc_status status) {
     switch (status) {
@@ -68,9 +70,19 @@ private:
 
 VerbsDomain::VerbsDomain(ibv_context* context) : context_(context), pd_(alloc_pd(context)) {
     ibv_device_attr attr{};
+    if (ibv_query_device(context, &attr) != 0) return;
     // Type 2A or 2B: both are bound with IBV_WR_BIND_MW on the send queue.
-    if (ibv_query_device(context, &attr) == 0)
-        windows_ = (attr.device_cap_flags & (IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_MEM_WINDOW_TYPE_2B)) != 0;
+    const bool has = (attr.device_cap_flags & (IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_MEM_WINDOW_TYPE_2B)) != 0;
+    // Soft-RoCE (rdma_rxe, vendor id 0xFFFFFF) has them but cannot keep them
+    // working: when it retries its send queue (after an RNR NAK or a
+    // retransmission timeout) it walks again over binds it already executed
+    // and not yet retired, and the queue pair fails (a bind error, or all
+    // flushed) or stalls. Windows bound per command always have such binds
+    // queued behind unacknowledged SENDs. Seen on Debian 12's 6.1 kernel;
+    // the pool's rkey does not depend on it.
+    if (has && attr.vendor_id == kSoftRoceVendorId)
+        withheld_ = "soft-RoCE (rxe) fails the queue pair when it retries a send queue holding window binds";
+    windows_ = has && withheld_.empty();
 }
 
 std::expected<std::unique_ptr<fabric::Registration>, std::error_code> VerbsDomain::register_for_windows(

@@ -18,6 +18,7 @@ public:
     std::expected<std::unique_ptr<fabric::Registration>, std::error_code> register_memory(
         std::span<std::uint8_t> memory, bool remote_access) override;
     bool supports_windows() const noexcept override { return windows_; }
+    std::string_view windows_withheld() const noexcept override { return withheld_; }
     std::expected<std::unique_ptr<fabric::Registration>, std::error_code> register_for_windows(
         std::span<std::uint8_t> memory) override;
     std::expected<std::unique_ptr<fabric::Window>, std::error_code> allocate_window() override;
@@ -28,6 +29,7 @@ private:
     ibv_context* context_;
     ProtectionDomain pd_;
     bool windows_ = false;  // the device binds type-2 windows through the send queue
+    std::string_view withheld_;
 };
 
 class VerbsNotifier : public fabric::Notifier {

@@ -67,8 +67,11 @@ void run_worker(Driver& driver, const Plan& plan, std::span<const std::span<std:
     while (!stop || free_buffers.size() < depth) {
         if (!stop && (plan.ops_per_worker ? submitted >= plan.ops_per_worker : Clock::now() >= plan.stop_at)) stop = true;
         if (!driver.connected()) {
+            // A failed channel ended its own commands, but those on channels
+            // still up run on, and their callbacks write into this frame
+            // (free_buffers, totals): submit no more and wait for them all.
             totals.lost_connection = true;
-            break;
+            stop = true;
         }
         driver.begin_batch();
         while (!stop && !free_buffers.empty() && driver.can_submit() &&

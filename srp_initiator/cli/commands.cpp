@@ -75,7 +75,9 @@ int run_login(Session& session, const Options& options, std::ostream& out) {
                 << ",\"max_it_iu_len\":" << info.max_it_iu_len << ",\"max_ti_iu_len\":" << info.max_ti_iu_len
                 << ",\"buffer_formats\":" << info.buf_fmt << ",\"rsp_flags\":" << int(info.rsp_flags)
                 << ",\"immediate_data\":" << (info.immediate_data ? "true" : "false")
-                << ",\"memory_windows\":" << (info.memory_windows ? "true" : "false") << "}\n";
+                << ",\"memory_windows\":" << (info.memory_windows ? "true" : "false");
+            if (!info.memory_windows_note.empty()) out << ",\"memory_windows_note\":\"" << info.memory_windows_note << "\"";
+            out << "}\n";
             continue;
         }
         out << "channel " << i << ": " << info.description << "\n"
@@ -91,8 +93,9 @@ int run_login(Session& session, const Options& options, std::ostream& out) {
                                                                                : "no existing channels")
             << "\n"
             << "  immediate data     " << (info.immediate_data ? "granted" : "not granted") << "\n"
-            << "  data buffer access " << (info.memory_windows ? "a memory window per command" : "the pool's rkey")
-            << "\n";
+            << "  data buffer access " << (info.memory_windows ? "a memory window per command" : "the pool's rkey");
+        if (!info.memory_windows_note.empty()) out << " (memory windows not used: " << info.memory_windows_note << ")";
+        out << "\n";
     }
     return kExitOk;
 }

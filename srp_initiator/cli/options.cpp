@@ -64,7 +64,8 @@ std::optional<Options> parse_options(int argc, const char* const argv[], std::os
         ("lun,l", po::value(&o.lun), "LUN (default 0)")
         ("channels,c", po::value(&o.session.channels), "RDMA channels (default 1)")
         ("memory-windows", po::bool_switch(&o.session.memory_windows),
-         "a memory window per command over its buffer, where the device has them (default: the pool's rkey)")
+         "a memory window per command over its buffer, where the device has them and keeps them working "
+         "(not soft-RoCE; default: the pool's rkey)")
         ("timeout-ms", po::value(&timeout_ms), "per-command timeout, then ABORT TASK (default 30000)")
         ("connect-timeout-ms", po::value(&connect_timeout_ms), "address resolution and login timeout (default 5000)")
         ("no-immediate", po::bool_switch(&no_immediate), "do not ask for SRP-2 immediate data")

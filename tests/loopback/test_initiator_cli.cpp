@@ -1,8 +1,10 @@
 // The srp_initiator library and every CLI subcommand against our target,
 // served by a real poller thread over the loopback fabric.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/scsi/cdb.h"
 #include "common/wire/port_id.h"
@@ -326,4 +328,46 @@ TEST_CASE("session: reconnect after the target dropped the channel", "[loopback]
     CHECK(session.execute(0, tur, Direction::none, {}).transport_error);
     REQUIRE(session.reconnect().has_value());
     CHECK(session.execute(0, tur, Direction::none, {}).good());
+}
+
+TEST_CASE("cli bench: a channel lost mid-run; the other channel's commands end before bench returns",
+          "[loopback][cli]") {
+    // Before: bench returned as soon as the session was no longer connected,
+    // while the surviving channel still had commands in flight; their
+    // callbacks ran at logout and wrote into bench's finished stack frame.
+    LoopbackServer server;
+    auto lost = std::make_shared<std::atomic<bool>>(false);
+    int logins = 0;
+    Connector connector = [inner = server.connector(), lost, &logins](const ConnectRequest& request)
+        -> std::expected<ConnectedChannel, LoginFailure> {
+        auto channel = inner(request);
+        if (channel && logins++ == 1) {  // the second channel: the target "disconnects" it
+            channel->peer_disconnected = [lost, original = std::move(channel->peer_disconnected)] {
+                return lost->load() || (original && original());
+            };
+        }
+        return channel;
+    };
+    std::vector<std::string> args{"srp_initiator", "bench",     "--mode",      "randrw", "--runtime",
+                                  "5",             "--qd",      "32",          "-c",     "2",
+                                  "--address",     "127.0.0.1", "--id-ext",    "1122334455667788",
+                                  "--no-progress"};
+    std::vector<const char*> argv;
+    for (auto& a : args) argv.push_back(a.c_str());
+    std::ostringstream out, err;
+    bool help = false;
+    auto options = cli::parse_options(static_cast<int>(argv.size()), argv.data(), out, err, help);
+    REQUIRE(options);
+    options->session.pool_bytes = 8u << 20;
+    auto session = Session::login(connector, options->session);
+    REQUIRE(session);
+    std::thread drop([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        lost->store(true);
+    });
+    const int rc = cli::run_command(**session, *options, out, err);
+    drop.join();
+    CHECK(rc == cli::kExitTransport);
+    CHECK(err.str().find("connection lost during the benchmark") != std::string::npos);
+    CHECK((*session)->outstanding() == 0);  // nothing left to call back into bench
 }

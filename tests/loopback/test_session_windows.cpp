@@ -164,6 +164,7 @@ TEST_CASE("windows: without them (device lacks type-2 windows) the pool's rkey s
     REQUIRE(s);
     auto& session = **s;
     CHECK_FALSE(session.login_info().memory_windows);
+    CHECK(session.login_info().memory_windows_note == "the device has none");  // asked for, not used: says why
     auto buffer = *session.allocate(4096);
     bool done = false;
     REQUIRE(session.submit(0, kRead, Direction::from_target, buffer, [&](const CommandResult& r) {
