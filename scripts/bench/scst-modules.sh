@@ -57,9 +57,10 @@ trap 'rm -rf "$work"' EXIT
 tar -C "$SRC" --exclude=.git -cf - . | tar -C "$work" -xf -
 log=$work/build.log
 echo "scst-modules: building SCST $commit ($MODE) for $KVER (log: $OUT/build.log)" >&2
+# (the copy has no .git: GIT_COMMIT names the commit in SCST's load banner)
 if ! { make -C "$work" "2$MODE" &&
-	make -C "$work/scst" -j "$(nproc)" KDIR="$KDIR" all &&
-	make -C "$work/srpt" -j "$(nproc)" KDIR="$KDIR" all; } > "$log" 2>&1; then
+	make -C "$work" -j "$(nproc)" KDIR="$KDIR" GIT_COMMIT="$commit" scst &&
+	make -C "$work" -j "$(nproc)" KDIR="$KDIR" GIT_COMMIT="$commit" srpt; } > "$log" 2>&1; then
 	tail -30 "$log" >&2
 	echo "scst-modules: build failed, log: $log (kept)" >&2
 	trap - EXIT
