@@ -136,6 +136,8 @@ def chart(path, title, groups, series, value, ylabel, ratio_of=()):
                 if labels:
                     ax.annotate("\n".join(labels), (bars[x].get_x() + width / 2, bars[x].get_height()),
                                 ha="center", va="bottom", fontsize=8)
+    if len(ratio_of) > 1:  # room above the tallest bar for a label of several lines
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.1)
     ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(names))])
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
