@@ -1,9 +1,11 @@
 #!/bin/bash
 # Guest side of scripts/bench/run.sh.
-# usage: guest-bench.sh <repo root> <build dir> <seconds per job>
+# usage: guest-bench.sh <repo root> <build dir> <seconds per job> [SCST module dir]
+# With the SCST module dir (scripts/bench/scst-modules.sh), SCST's ib_srpt runs
+# the same jobs after LIO's.
 set -u
 source "$1/scripts/vm/guest-lib.sh"
-BUILD=$2 SECONDS_PER_JOB=$3
+BUILD=$2 SECONDS_PER_JOB=$3 SCST_MODDIR=${4:-}
 FILE=/tmp/shm/bench.img SIZE_MB=256 OUT=/tmp/bench
 mkdir -p $OUT /tmp/shm
 # A real tmpfs: our target serves it as the memory kind (mapped, zero copy);
@@ -62,8 +64,18 @@ srp_logout > /dev/null
 run_ours_initiator lio "$LIO_IOC_GUID"
 lio_srpt_stop > /dev/null
 
+if [ -n "$SCST_MODDIR" ]; then
+	vm_step "SCST ib_srpt"
+	scst_srpt_start "$SCST_MODDIR" $FILE > /dev/null || exit 1
+	DEV=$(srp_login "$SCST_IOC_GUID" "$SCST_IOC_GUID" "$RDMA_IP" "$SCST_PORT" ch_count=1 2>/dev/null) || exit 1
+	run_fio scst "$DEV"
+	srp_logout > /dev/null
+	run_ours_initiator scst "$SCST_IOC_GUID"
+	scst_srpt_stop > /dev/null
+fi
+
 mkdir -p "$BUILD/bench-raw" && cp $OUT/*.json "$BUILD/bench-raw/"  # for the host's results.py
-vm_step "results (IOPS; ratio = ours / LIO, above 1 means ours is faster)"
+vm_step "results (IOPS; ratio = ours / LIO$([ -n "$SCST_MODDIR" ] && echo ", ours / SCST"), above 1 means ours is faster)"
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
@@ -73,11 +85,13 @@ def fio_iops(path):
         return j["read"]["iops"] + j["write"]["iops"], j["read"]["clat_ns"]["percentile"].get("99.000000", 0) / 1000 if j["read"]["iops"] else j["write"]["clat_ns"]["percentile"].get("99.000000", 0) / 1000
     except Exception as e:
         return None, None
+have_scst = os.path.exists(f"{out}/scst-srp_initiator.json")
 rows = []
 for job in ["4k-randread-qd32", "4k-randread-qd1", "4k-randwrite-qd32", "128k-read-qd8"]:
     o, op99 = fio_iops(f"{out}/ours-{job}.json")
     l, lp99 = fio_iops(f"{out}/lio-{job}.json")
-    rows.append((f"kernel ib_srp + fio {job}", o, l, op99, lp99))
+    s, sp99 = fio_iops(f"{out}/scst-{job}.json")
+    rows.append((f"kernel ib_srp + fio {job}", o, l, op99, lp99, s, sp99))
 def bench(path):
     try:
         j = json.loads(open(path).read().strip().splitlines()[-1])
@@ -86,10 +100,18 @@ def bench(path):
         return None, None
 o, op99 = bench(f"{out}/ours-srp_initiator.json")
 l, lp99 = bench(f"{out}/lio-srp_initiator.json")
-rows.append(("srp_initiator bench 4k randread qd32", o, l, op99, lp99))
-print(f"{'workload':44} {'ours IOPS':>10} {'LIO IOPS':>10} {'ratio':>7} {'p99 us ours/LIO':>18}")
-for name, o, l, op99, lp99 in rows:
-    ratio = f"{o / l:.2f}" if o and l else "n/a"
-    fmt = lambda v: f"{v:.0f}" if v else "n/a"
-    print(f"{name:44} {fmt(o):>10} {fmt(l):>10} {ratio:>7} {fmt(op99):>8}/{fmt(lp99):<8}")
+s, sp99 = bench(f"{out}/scst-srp_initiator.json")
+rows.append(("srp_initiator bench 4k randread qd32", o, l, op99, lp99, s, sp99))
+fmt = lambda v: f"{v:.0f}" if v else "n/a"
+div = lambda a, b: f"{a / b:.2f}" if a and b else "n/a"
+if not have_scst:
+    print(f"{'workload':44} {'ours IOPS':>10} {'LIO IOPS':>10} {'ratio':>7} {'p99 us ours/LIO':>18}")
+    for name, o, l, op99, lp99, _, _ in rows:
+        print(f"{name:44} {fmt(o):>10} {fmt(l):>10} {div(o, l):>7} {fmt(op99):>8}/{fmt(lp99):<8}")
+else:
+    print(f"{'workload':44} {'ours IOPS':>10} {'LIO IOPS':>10} {'SCST IOPS':>10} {'o/LIO':>6} {'o/SCST':>6} "
+          f"{'p99 us ours/LIO/SCST':>22}")
+    for name, o, l, op99, lp99, s, sp99 in rows:
+        print(f"{name:44} {fmt(o):>10} {fmt(l):>10} {fmt(s):>10} {div(o, l):>6} {div(o, s):>6} "
+              f"{fmt(op99):>8}/{fmt(lp99)}/{fmt(sp99)}")
 PY

@@ -108,9 +108,10 @@ def vm_table(jobs, mode, commit, seconds):
     return "\n".join(lines) + "\n", targets
 
 
-def chart(path, title, groups, series, value, ylabel, ratio_of=None):
-    """Grouped bars: one group per entry of groups, one bar per series; a
-    ratio label (series[0] / ratio_of) over the first bar of each group.
+def chart(path, title, groups, series, value, ylabel, ratio_of=()):
+    """Grouped bars: one group per entry of groups, one bar per series; over
+    the first bar of each group a ratio label series[0] / r for each series r
+    in ratio_of ("1.08x" for one; "1.08x LIO" and so on, a line each, for more).
     Without matplotlib (python3-matplotlib) there is no chart, and it says so."""
     try:
         import matplotlib
@@ -127,10 +128,16 @@ def chart(path, title, groups, series, value, ylabel, ratio_of=None):
         bars = ax.bar([x + i * width for x in range(len(names))], ys, width, label=s)
         if ratio_of and i == 0:
             for x, n in enumerate(names):
-                r = ratio(value(groups[n], s), value(groups[n], ratio_of))
-                if r:
-                    ax.annotate(f"{r:.2f}x", (bars[x].get_x() + width / 2, bars[x].get_height()),
+                labels = []
+                for other in ratio_of:
+                    r = ratio(value(groups[n], s), value(groups[n], other))
+                    if r:
+                        labels.append(f"{r:.2f}x" + (f" {other}" if len(ratio_of) > 1 else ""))
+                if labels:
+                    ax.annotate("\n".join(labels), (bars[x].get_x() + width / 2, bars[x].get_height()),
                                 ha="center", va="bottom", fontsize=8)
+    if len(ratio_of) > 1:  # room above the tallest bar for a label of several lines
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.1)
     ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(names))])
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
@@ -155,18 +162,24 @@ def write_vm(raw, root, mode, seconds, commit, now=None):
         if name.endswith(".json"):
             shutil.copy(os.path.join(raw, name), os.path.join(out, "raw", name))
     table, targets = vm_table(jobs, mode, commit, seconds)
+    # IOPS ratios: ours against each kernel target, and SCST/LIO (the two
+    # kernel targets against each other) when SCST ran
+    pairs = [("ours", o) for o in targets if o != "ours"] + ([("scst", "lio")] if "scst" in targets else [])
     summary = {"kind": "vm", "commit": commit, "timing_mode": mode, "seconds_per_job": seconds,
                "note": MODE_NOTE.get(mode, mode), "targets": targets, "jobs": jobs,
-               "ratios": {job: {f"ours/{LABELS[o]}": ratio(per.get("ours", {}).get("iops"),
-                                                          per.get(o, {}).get("iops"))
-                                for o in targets if o != "ours"} for job, per in jobs.items()}}
+               "ratios": {job: {f"{LABELS[a]}/{LABELS[b]}": ratio(per.get(a, {}).get("iops"),
+                                                                 per.get(b, {}).get("iops"))
+                                for a, b in pairs} for job, per in jobs.items()}}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table)
-    chart(os.path.join(out, "chart.png"), f"IOPS per job ({mode}, {commit}); label: ours/LIO",
+    others = [LABELS[t] for t in targets if t != "ours"]
+    chart(os.path.join(out, "chart.png"),
+          f"IOPS per job ({mode}, {commit}); label{'s' if len(others) > 1 else ''}: "
+          + ", ".join(f"ours/{o}" for o in others),
           jobs, [LABELS[t] for t in targets], lambda per, s: per.get(_key(s), {}).get("iops"), "IOPS",
-          ratio_of="LIO")
+          ratio_of=others)
     return out, table
 
 

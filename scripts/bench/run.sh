@@ -2,8 +2,10 @@
 # Side-by-side benchmark (DESIGN.md section 6): in ONE guest boot, on the same
 # soft-RoCE link and the same backing file, the same fio jobs run through the
 # kernel ib_srp initiator against our srp_target and against the kernel LIO
-# ib_srpt; our srp_initiator's bench runs against both too. Prints IOPS and
-# the ratio ours/LIO, and writes a results folder (scripts/bench/results.py):
+# ib_srpt (and SCST's ib_srpt when SCST_SRC names an SCST source tree: its
+# modules are built for the guest kernel by scripts/bench/scst-modules.sh);
+# our srp_initiator's bench runs against each too. Prints IOPS and the ratios
+# ours/LIO (and ours/SCST), and writes a results folder (scripts/bench/results.py):
 # build/bench-results/<date>-<commit>/ with raw/ (fio JSON), summary.json,
 # table.md and chart.png. Default mode is QEMU icount (deterministic: guest time
 # counts instructions, so results are instruction cost per I/O of the whole
@@ -23,10 +25,17 @@ if [ "${1:-}" = nullblk ]; then GUEST=scripts/bench/guest-bench-nullblk.sh; shif
 # The guest copies its raw JSON into build/bench-raw (shared read-write);
 # results.py makes build/bench-results/<date>-<commit>/ from it.
 rm -rf "$ROOT/build/bench-raw"
+SCST_MODDIR=
+if [ $GUEST = scripts/bench/guest-bench.sh ] && [ -n "${SCST_SRC:-}" ]; then
+	SCST_MODDIR=$(scripts/bench/scst-modules.sh "$SCST_SRC")
+fi
 status=0
-scripts/vm/run-in-vm.sh --rwdir "$ROOT/build" $GUEST "$ROOT" "$ROOT/build" "${1:-5}" || status=$?
+scripts/vm/run-in-vm.sh --rwdir "$ROOT/build" $GUEST "$ROOT" "$ROOT/build" "${1:-5}" ${SCST_MODDIR:+"$SCST_MODDIR"} || status=$?
 if [ -d "$ROOT/build/bench-raw" ]; then
 	"${PYTHON:-/usr/bin/python3}" scripts/bench/results.py vm "$ROOT/build/bench-raw" "$ROOT/build/bench-results" \
 		--mode "$VMX_ACCEL" --seconds "${1:-5}" || status=$?
+fi
+if [ $GUEST = scripts/bench/guest-bench.sh ] && [ -z "$SCST_MODDIR" ]; then
+	echo "bench: SCST did not run; to add it: git clone https://github.com/SCST-project/scst, then SCST_SRC=<that clone> $0"
 fi
 exit $status

@@ -4,6 +4,9 @@
 #   lio_srpt_start FILE MB ACL...   kernel LIO ib_srpt exporting FILE as LUN 0 over RDMA/CM
 #                               (LIO_BACKEND=iblock: FILE is a block device, exported with iblock)
 #   lio_srpt_stop
+#   scst_srpt_start MODDIR FILE  SCST ib_srpt (modules from scripts/bench/scst-modules.sh in
+#                               MODDIR) exporting FILE (vdisk_fileio) as LUN 0 over RDMA/CM
+#   scst_srpt_stop
 #   srp_initiator_load [MODULE PARAMS]   (re)load the kernel ib_srp with module parameters
 #   srp_login ID_EXT IOC_GUID IP PORT [ADD_TARGET OPTIONS]   prints the new block device
 #   srp_logout                  logs every kernel SRP remote port out
@@ -92,6 +95,49 @@ lio_srpt_stop() {
 	rmdir $LIO_CFG/core/$hba/lun0 $LIO_CFG/core/$hba 2>/dev/null
 	modprobe -r ib_srpt 2>/dev/null || true
 	echo "lio: stopped"
+}
+
+SCST_SYS=/sys/kernel/scst_tgt
+# Sets SCST_IOC_GUID (= id_ext = ioc_guid) and SCST_PORT. Needs rxe_up first.
+scst_srpt_start() {
+	local moddir=$1 file=$2 m deps
+	SCST_PORT=${SCST_PORT:-5555}
+	# insmod does not resolve dependencies: load the guest kernel's modules
+	# that SCST's need (scsi_mod, dlm, crc-t10dif, libcrc32c, rdma_cm, ...)
+	deps=$(modinfo -F depends "$moddir"/{scst,scst_vdisk,ib_srpt}.ko | tr ',' '\n' | grep -v -x -e scst -e '' | sort -u)
+	# shellcheck disable=SC2086
+	modprobe -a $deps || { vm_fail "modprobe $deps"; return 1; }
+	# vdisk_fileio keeps reservation and mode page state there (the guest
+	# root is an overlay on tmpfs, so this is writable and dies with the boot)
+	mkdir -p /var/lib/scst/pr /var/lib/scst/vdev_mode_pages || return 1
+	# LIO's ib_srpt has the same module name: it must go first
+	if [ -d /sys/module/ib_srpt ] && [ ! -d $SCST_SYS/targets/ib_srpt ]; then
+		modprobe -r ib_srpt || { vm_fail "unload LIO ib_srpt"; return 1; }
+	fi
+	for m in scst scst_vdisk; do  # the cores may stay loaded across restarts
+		[ -d /sys/module/$m ] || insmod "$moddir/$m.ko" || { vm_fail "insmod $moddir/$m.ko"; return 1; }
+	done
+	[ -d /sys/module/ib_srpt ] || insmod "$moddir/ib_srpt.ko" rdma_cm_port="$SCST_PORT" ||
+		{ vm_fail "insmod $moddir/ib_srpt.ko"; return 1; }
+	echo "add_device scst0 filename=$file" > $SCST_SYS/handlers/vdisk_fileio/mgmt || { vm_fail "vdisk_fileio add_device"; return 1; }
+	# ib_srpt names its target after the port's GID 0
+	local tgt=$SCST_SYS/targets/ib_srpt/$RDMA_GID0
+	[ -d "$tgt" ] || { vm_fail "no SCST target $tgt: $(ls $SCST_SYS/targets/ib_srpt)"; return 1; }
+	echo "add scst0 0" > "$tgt/luns/mgmt" || { vm_fail "add LUN 0"; return 1; }
+	echo 1 > "$tgt/enabled" || { vm_fail "enable $tgt"; return 1; }
+	SCST_IOC_GUID=$(cat /sys/module/ib_srpt/parameters/srpt_service_guid)
+	SCST_IOC_GUID=${SCST_IOC_GUID#0x}
+	echo "scst: ib_srpt target $RDMA_GID0 rdma_cm_port $SCST_PORT ioc_guid $SCST_IOC_GUID file $file"
+}
+
+# Leaves scst and scst_vdisk loaded; unloads SCST's ib_srpt (so LIO's can load).
+scst_srpt_stop() {
+	local tgt=$SCST_SYS/targets/ib_srpt/$RDMA_GID0
+	echo 0 > "$tgt/enabled" 2>/dev/null
+	echo "del 0" > "$tgt/luns/mgmt" 2>/dev/null
+	echo "del_device scst0" > $SCST_SYS/handlers/vdisk_fileio/mgmt 2>/dev/null
+	rmmod ib_srpt 2>/dev/null || true
+	echo "scst: stopped"
 }
 
 srp_initiator_load() {

@@ -21,6 +21,8 @@
 #   VMX_MITIGATIONS=mitigations=off   set to e.g. "mitigations=auto" to keep the defaults
 # Inside the guest: VMX_GUEST=1, VMX_OUT=/run/vmx (read-write, lands in the host run dir).
 # --rwdir DIR: share host DIR read-write at the same path (e.g. a build dir).
+# --kernel-version: fetch the guest kernel if needed, print its version, exit
+# (for builds of out-of-tree modules, scripts/bench/scst-modules.sh).
 # Exit status: the script's; 124 timeout; 125 vmx/qemu failure.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,19 +34,23 @@ TMO=${VMX_TIMEOUT:-600}
 ACCEL=${VMX_ACCEL:-auto}
 
 RW=()
+KVER_ONLY=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--rwdir) RW+=("$(realpath "$2")"); shift 2 ;;
 	--rwdir=*) RW+=("$(realpath "${1#--rwdir=}")"); shift ;;
+	--kernel-version) KVER_ONLY=1; shift ;;
 	--) shift; break ;;
 	-h|--help) sed -n '2,/^set /p' "$0" | grep '^#'; exit 0 ;;
 	*) break ;;
 	esac
 done
-[ $# -ge 1 ] || { echo "usage: $0 [--rwdir DIR]... <guest-script> [args...]" >&2; exit 125; }
-SCRIPT=$1; shift
-[ -r "$SCRIPT" ] || { echo "vmx: cannot read $SCRIPT" >&2; exit 125; }
-command -v qemu-system-x86_64 >/dev/null || { echo "vmx: apt-get install qemu-system-x86 busybox-static" >&2; exit 125; }
+if [ $KVER_ONLY = 0 ]; then
+	[ $# -ge 1 ] || { echo "usage: $0 [--rwdir DIR]... <guest-script> [args...]" >&2; exit 125; }
+	SCRIPT=$1; shift
+	[ -r "$SCRIPT" ] || { echo "vmx: cannot read $SCRIPT" >&2; exit 125; }
+fi
+[ $KVER_ONLY = 1 ] || command -v qemu-system-x86_64 >/dev/null || { echo "vmx: apt-get install qemu-system-x86 busybox-static" >&2; exit 125; }
 
 mkdir -p "$CACHE"
 # 1. kernel: the linux-image-*-amd64 that linux-image-amd64 depends on
@@ -64,6 +70,7 @@ fi
 VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-* | head -1)
 KVER=${VMLINUZ##*/vmlinuz-}
 [ -e "$KDIR/lib/modules/$KVER/modules.dep.bin" ] || depmod -b "$KDIR" "$KVER"
+if [ $KVER_ONLY = 1 ]; then echo "$KVER"; exit 0; fi
 # PVH direct boot of the uncompressed ELF vmlinux (CONFIG_PVH=y): skips the
 # real-mode setup and the in-guest xz/zstd decompression (slow under TCG)
 BOOTIMG=$VMLINUZ

@@ -47,6 +47,8 @@ class VmResults(unittest.TestCase):
             summary = json.load(open(os.path.join(out, "summary.json")))
             self.assertEqual(summary["timing_mode"], "icount")
             self.assertAlmostEqual(summary["ratios"]["128k-read-qd8"]["ours/LIO"], 1.2)
+            self.assertEqual(summary["targets"], ["ours", "lio"])
+            self.assertEqual(set(summary["ratios"]["128k-read-qd8"]), {"ours/LIO"})
             self.assertAlmostEqual(summary["jobs"]["srp_initiator bench 4k randread qd32"]["ours"]["iops"], 2400)
             self.assertNotIn("broken-job", summary["jobs"])
             try:
@@ -60,10 +62,39 @@ class VmResults(unittest.TestCase):
             raw = os.path.join(d, "raw-in")
             os.makedirs(raw)
             self.write_raw(raw, ("ours", "lio", "scst"))
-            _, table = results.write_vm(raw, os.path.join(d, "res"), "tcg", "5", "abc123")
+            out, table = results.write_vm(raw, os.path.join(d, "res"), "tcg", "5", "abc123")
             self.assertIn("ours/SCST", table)
             self.assertIn("not hardware speeds", table)
-            self.assertIn("| 4k-randread-qd32 | 1200 | 1000 | 800 | 1.20 | 1.50 |", table)
+            self.assertNotIn("SCST did not run", table)
+            self.assertIn("| job | ours IOPS | LIO IOPS | SCST IOPS | ours/LIO | ours/SCST | p99 us ours/LIO/SCST |",
+                          table)
+            self.assertIn("| 4k-randread-qd32 | 1200 | 1000 | 800 | 1.20 | 1.50 | 100/100/100 |", table)
+            self.assertIn("| srp_initiator bench 4k randread qd32 | 2400 | 2000 | 1600 | 1.20 | 1.50 |", table)
+            summary = json.load(open(os.path.join(out, "summary.json")))
+            self.assertEqual(summary["targets"], ["ours", "lio", "scst"])
+            self.assertAlmostEqual(summary["jobs"]["128k-read-qd8"]["scst"]["iops"], 800)
+            ratios = summary["ratios"]["4k-randread-qd32"]
+            self.assertEqual(set(ratios), {"ours/LIO", "ours/SCST", "SCST/LIO"})
+            self.assertAlmostEqual(ratios["ours/SCST"], 1.5)
+            self.assertAlmostEqual(ratios["SCST/LIO"], 0.8)
+            self.assertAlmostEqual(summary["ratios"]["srp_initiator bench 4k randread qd32"]["ours/SCST"], 1.5)
+            try:
+                import matplotlib  # noqa: F401
+                self.assertGreater(os.path.getsize(os.path.join(out, "chart.png")), 1000)
+            except ImportError:
+                pass
+
+    def test_scst_job_missing_gives_na(self):
+        """SCST ran but one of its jobs left no usable JSON: n/a, not a crash."""
+        with tempfile.TemporaryDirectory() as d:
+            raw = os.path.join(d, "raw-in")
+            os.makedirs(raw)
+            self.write_raw(raw, ("ours", "lio", "scst"))
+            os.remove(os.path.join(raw, "scst-128k-read-qd8.json"))
+            out, table = results.write_vm(raw, os.path.join(d, "res"), "icount", "2", "abc123")
+            self.assertIn("| 128k-read-qd8 | 1200 | 1000 | n/a | 1.20 | n/a | 100/100/n/a |", table)
+            summary = json.load(open(os.path.join(out, "summary.json")))
+            self.assertIsNone(summary["ratios"]["128k-read-qd8"]["ours/SCST"])
 
 
 class LoopbackResults(unittest.TestCase):
