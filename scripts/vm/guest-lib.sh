@@ -51,6 +51,9 @@ lio_srpt_start() {
 	LIO_HBA=fileio_0
 	[ "${LIO_BACKEND:-fileio}" = iblock ] && LIO_HBA=iblock_0
 	modprobe -a target_core_mod target_core_file target_core_iblock || { vm_fail "modprobe target_core_file"; return 1; }
+	# SCST's ib_srpt has the same module name, and modprobe quietly accepts
+	# it as loaded: it must go first (scst_srpt_start does the reverse)
+	if [ -d /sys/kernel/scst_tgt/targets/ib_srpt ]; then rmmod ib_srpt || { vm_fail "rmmod SCST's ib_srpt"; return 1; }; fi
 	modprobe ib_srpt || { vm_fail "modprobe ib_srpt"; return 1; }
 	mkdir -p $LIO_CFG/core/$LIO_HBA/lun0 || return 1
 	if [ $LIO_HBA = iblock_0 ]; then
