@@ -14,7 +14,13 @@
 //    not CPU faults: pinned pages stay valid, a truncation is seen only by
 //    the next CPU access or refresh_size();
 //  - the copy is abandoned part way: the destination holds a prefix;
-//  - nothing inside the guard may hold a lock or allocate (memcpy does not).
+//  - nothing inside the guard may hold a lock or allocate (memcpy does not);
+//  - only a fault whose address lies in the copy's source or destination
+//    is caught; SIGBUS must not be blocked on the calling thread (the
+//    kernel would then end the process on the first fault);
+//  - a handler installed later that chains to ours (ThreadSanitizer's
+//    does) may run it with other signals blocked: the fault path restores
+//    the thread's signal mask from the fault's context.
 #pragma once
 
 #include <cstddef>

@@ -134,6 +134,40 @@ TEST_CASE("io_uring queue: an error comes back as the errno", "[backstore][uring
     CHECK(c.done[0].second.error().value() == EBADF);
 }
 
+namespace {
+struct sigaction g_guard_action{};
+// Stands for an interposer such as ThreadSanitizer's: it runs with every
+// signal blocked and passes the fault on to the guard's handler.
+void chaining_handler(int signal, siginfo_t* info, void* context) { g_guard_action.sa_sigaction(signal, info, context); }
+}  // namespace
+
+TEST_CASE("SIGBUS guard: a handler that chains to the guard's with all signals blocked leaves the mask as it was",
+          "[backstore][sigbus]") {
+    TempDir dir;
+    Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
+    REQUIRE(::truncate(dir.file("lun0").c_str(), 4096) == 0);
+    std::vector<std::uint8_t> out(8192);
+    REQUIRE(guarded_copy(out.data(), b.bytes().data(), 16));  // installs the guard's handler
+    struct sigaction chain{};
+    chain.sa_sigaction = chaining_handler;
+    chain.sa_flags = SA_SIGINFO;
+    sigfillset(&chain.sa_mask);
+    REQUIRE(::sigaction(SIGBUS, &chain, &g_guard_action) == 0);
+    REQUIRE((g_guard_action.sa_flags & SA_SIGINFO) != 0);
+    const bool first = guarded_copy(out.data(), b.bytes().data() + 65536, 4096);
+    sigset_t mask;
+    REQUIRE(::pthread_sigmask(SIG_SETMASK, nullptr, &mask) == 0);
+    const bool bus_blocked = sigismember(&mask, SIGBUS) == 1;
+    const bool term_blocked = sigismember(&mask, SIGTERM) == 1;
+    // A second fault is caught only if SIGBUS is unblocked again (else the kernel ends the process).
+    const bool second = bus_blocked ? true : guarded_fill(b.bytes().data() + 65536, 0, 4096);
+    REQUIRE(::sigaction(SIGBUS, &g_guard_action, nullptr) == 0);
+    CHECK_FALSE(first);
+    CHECK_FALSE(bus_blocked);
+    CHECK_FALSE(term_blocked);
+    CHECK_FALSE(second);
+}
+
 TEST_CASE("SIGBUS guard: a copy from a truncated mapping fails instead of killing the process", "[backstore][sigbus]") {
     TempDir dir;
     Backstore b(BackstoreConfig{dir.file("lun0"), 1 << 20, false, BackstoreAccess::mapped});
