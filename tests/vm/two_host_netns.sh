@@ -178,6 +178,24 @@ fio --name=twohost --filename=$DEV --rw=randwrite --bsrange=512-1M --size=16M --
 ok "fio randwrite 512B-1MiB 16 MiB verify=crc32c through ib_srp"
 crossed "ib_srp + fio" $((16 * MiB)) $((16 * MiB))
 
+# outage SECONDS: vethI down (rxeI's port must follow), then up with its
+# policy route and neighbours back, as a host's network configuration would.
+# Sets fio_alive_at_up: whether fio (pid $FIO) still ran when the link came back.
+outage() {
+	ip link set vethI down || fail "ip link set vethI down"
+	local i
+	for i in $(seq 20); do rdma link show rxeI/1 | grep -q "state DOWN" && break; sleep 0.1; done
+	rdma link show rxeI/1 | grep -q "state DOWN" || { rdma link show; fail "rxeI's port did not go down with vethI"; }
+	sleep "$1"
+	fio_alive_at_up=no
+	kill -0 $FIO 2>/dev/null && fio_alive_at_up=yes
+	ip link set vethI up || fail "ip link set vethI up"
+	# Routes through a device go with its link: put the policy route back.
+	ip route replace $T_IP/32 dev vethI src $I_IP table 210 || fail "route back"
+	# The neighbour entries went with the link too (see the neighbour note above).
+	echo x 2>/dev/null > /dev/udp/$T_IP/9; echo x 2>/dev/null > /dev/udp/$I_IP/9
+}
+
 vm_step "the link goes down for 5 s under fio verify (ib_srp defaults: reconnect_delay 10 s, fast_io_fail_tmo 15 s)"
 # ib_srp's queue pair errors out when rxeI's port goes down; ib_srp holds the
 # I/O, logs in again after reconnect_delay, and resends it. The target must
@@ -191,14 +209,7 @@ fio --name=flap --filename=$DEV --rw=randwrite --bs=64k --size=16M --iodepth=8 -
 FIO=$!
 sleep 2
 kill -0 $FIO 2>/dev/null || { cat /tmp/fio-flap.log; fail "fio ended before the link went down"; }
-ip link set vethI down
-sleep 5
-ip link set vethI up
-# Routes through a device go with its link: put the policy route back, as a
-# host's network configuration would.
-ip route replace $T_IP/32 dev vethI src $I_IP table 210 || fail "route back"
-# The neighbour entries went with the link too (see the neighbour note above).
-echo x 2>/dev/null > /dev/udp/$T_IP/9; echo x 2>/dev/null > /dev/udp/$I_IP/9
+outage 5
 wait $FIO || { tail -20 /tmp/fio-flap.log; dmesg | tail -n +$dmesg_mark | tail -20; fail "fio verify across a 5 s link outage"; }
 # Two outcomes are right, depending on how fast the guest runs against
 # rxe's retransmission timer (real time): the queue pairs outlive the outage
@@ -210,6 +221,8 @@ if dmesg | tail -n +$dmesg_mark | grep -q "ib_srp: reconnect succeeded"; then
 	[ "$(grep -c "channel closed" $LOG)" -ge $((closed + open_channels)) ] || fail "the target kept old channels"
 	ok "link down 5 s under fio: ib_srp reconnected, the target closed the $open_channels old channel(s) ($(grep -c "terminated by a new SINGLE login" $LOG) by the new SINGLE login) and took the new login; fio verify=crc32c passed"
 else
+	# The I/O must have been held across the outage, not finished before it.
+	[ "$fio_alive_at_up" = yes ] || fail "fio had ended before the link came back: the outage was not crossed"
 	dmesg | tail -n +$dmesg_mark | grep -qiE "ib_srp: .*failed|reconnect" && { dmesg | tail -20; fail "ib_srp saw the failure but did not reconnect"; }
 	[ "$(grep -c "login accepted on rxeT" $LOG)" -eq "$logins" ] || fail "a new login without an ib_srp reconnect"
 	[ "$(grep -c "channel closed" $LOG)" -eq "$closed" ] || fail "the target closed a channel that outlived the outage"
@@ -241,11 +254,7 @@ FIO=$!
 sleep 2
 kill -0 $FIO 2>/dev/null || { cat /tmp/fio-outage.log; fail "fio ended before the link went down"; }
 down_at=$(date +%s)
-ip link set vethI down
-sleep 22
-ip link set vethI up
-ip route replace $T_IP/32 dev vethI src $I_IP table 210 || fail "route back"
-echo x 2>/dev/null > /dev/udp/$T_IP/9; echo x 2>/dev/null > /dev/udp/$I_IP/9
+outage 22
 # fio ends with I/O errors: normally fast_io_fail_tmo ran out while the link
 # was down. When rxe's queue pairs did not notice the outage (retransmission
 # timing in real time under emulation), the SCSI error handler's aborts and
@@ -254,6 +263,7 @@ for _ in $(seq 90); do kill -0 $FIO 2>/dev/null || break; sleep 1; done
 kill -0 $FIO 2>/dev/null && { kill -9 $FIO; tail -5 /tmp/fio-outage.log; dmesg | tail -n +$dmesg_mark | tail -20; fail "fio still running 90 s after the link returned: I/O hung"; }
 fio_ended=$(( $(date +%s) - down_at ))
 if wait $FIO; then
+	[ "$fio_alive_at_up" = yes ] && [ "$fio_ended" -ge 22 ] || fail "fio passed but did not run across the outage"
 	how="fio's I/O was held and completed, verify passed (no fast_io_fail: the queue pairs did not fail while the link was down)"
 	dmesg | tail -n +$dmesg_mark | grep -q "fast_io_fail_tmo expired" && fail "fast_io_fail_tmo expired, yet fio saw no I/O error"
 else
