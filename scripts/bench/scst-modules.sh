@@ -10,6 +10,7 @@
 # for controlled performance comparisons (no tracing), 2release for use.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+[ $# -eq 1 ] || { echo "usage: $0 <SCST source tree>" >&2; exit 2; }
 SRC=$(realpath "$1")
 MODE=${SCST_BUILD_MODE:-perf}
 CACHE=${VMX_CACHE:-/var/tmp/srp-vm}
@@ -18,10 +19,14 @@ if [ ! -f "$SRC/scst/Makefile" ] || [ ! -f "$SRC/srpt/Makefile" ]; then
 fi
 KVER=$("$ROOT/scripts/vm/run-in-vm.sh" --kernel-version)
 
-commit=$(git -C "$SRC" rev-parse --short=12 HEAD)
-if [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no)" ]; then
-	# local changes: key the cache on them too, so an edit rebuilds
-	commit+=-dirty-$(git -C "$SRC" diff HEAD | sha1sum | cut -c1-8)
+if commit=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null); then
+	if [ -n "$(git -C "$SRC" status --porcelain)" ]; then
+		# local changes (untracked files are copied into the build too): key
+		# the cache on them, so an edit rebuilds
+		commit+=-dirty-$({ git -C "$SRC" diff HEAD; git -C "$SRC" status --porcelain; } | sha1sum | cut -c1-8)
+	fi
+else  # a release tarball: key on the contents
+	commit=tree-$(tar -C "$SRC" --sort=name --mtime=@0 -cf - . | sha1sum | cut -c1-12)
 fi
 OUT=${SCST_MODULES_DIR:-$ROOT/build/scst-modules}/$KVER-$commit-$MODE
 if [ -f "$OUT/ib_srpt.ko" ]; then echo "$OUT"; exit 0; fi
@@ -36,7 +41,8 @@ if [ ! -f "$HDR/.done" ]; then
 	ver=$(show | sed -n 's/^Version: //p')
 	[ -n "$ver" ] || { echo "scst-modules: no package linux-headers-$KVER in apt (is the cached kernel older than the archive's?)" >&2; exit 1; }
 	# kbuild is a ">=" dependency; pin it to the same version
-	deps=$(show | sed -n 's/^Depends: //p' | tr ',' '\n' | grep -o 'linux-\(headers-[^ ]*-common\|kbuild-[^ ]*\)')
+	deps=$(show | sed -n 's/^Depends: //p' | tr ',' '\n' | grep -o 'linux-\(headers-[^ ]*-common\|kbuild-[^ ]*\)' || true)
+	[ -n "$deps" ] || { echo "scst-modules: linux-headers-$KVER names no -common or kbuild package" >&2; exit 1; }
 	rm -rf "$HDR" && mkdir -p "$HDR/deb"
 	pkgs=("linux-headers-$KVER=$ver")
 	for p in $deps; do pkgs+=("$p=$ver"); done
@@ -54,7 +60,9 @@ fi
 # build mode file), and the user's tree stays as it was.
 work=$(mktemp -d "${TMPDIR:-/tmp}/scst-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-tar -C "$SRC" --exclude=.git -cf - . | tar -C "$work" -xf -
+# (without objects left in the user's tree by an in-tree build)
+tar -C "$SRC" --exclude=.git --exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' --exclude=build_mode -cf - . |
+	tar -C "$work" -xf -
 log=$work/build.log
 echo "scst-modules: building SCST $commit ($MODE) for $KVER (log: $OUT/build.log)" >&2
 # (the copy has no .git: GIT_COMMIT names the commit in SCST's load banner)
