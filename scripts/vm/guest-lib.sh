@@ -120,6 +120,10 @@ scst_srpt_start() {
 	for m in scst scst_vdisk; do  # the cores may stay loaded across restarts
 		[ -d /sys/module/$m ] || insmod "$moddir/$m.ko" || { vm_fail "insmod $moddir/$m.ko"; return 1; }
 	done
+	# Loaded already (a start without a stop): its port must be the one asked for.
+	if [ -d /sys/module/ib_srpt ] && [ "$(cat /sys/module/ib_srpt/parameters/rdma_cm_port 2>/dev/null)" != "$SCST_PORT" ]; then
+		rmmod ib_srpt || { vm_fail "rmmod SCST's ib_srpt (other rdma_cm_port)"; return 1; }
+	fi
 	[ -d /sys/module/ib_srpt ] || insmod "$moddir/ib_srpt.ko" rdma_cm_port="$SCST_PORT" ||
 		{ vm_fail "insmod $moddir/ib_srpt.ko"; return 1; }
 	echo "add_device scst0 filename=$file" > $SCST_SYS/handlers/vdisk_fileio/mgmt || { vm_fail "vdisk_fileio add_device"; return 1; }
@@ -139,7 +143,7 @@ scst_srpt_stop() {
 	echo 0 > "$tgt/enabled" 2>/dev/null
 	echo "del 0" > "$tgt/luns/mgmt" 2>/dev/null
 	echo "del_device scst0" > $SCST_SYS/handlers/vdisk_fileio/mgmt 2>/dev/null
-	rmmod ib_srpt 2>/dev/null || true
+	if [ -d /sys/module/ib_srpt ]; then rmmod ib_srpt || { vm_fail "rmmod SCST's ib_srpt"; return 1; }; fi
 	echo "scst: stopped"
 }
 
