@@ -41,7 +41,7 @@ if [ $GUEST = scripts/bench/guest-bench.sh ]; then
 	# per second of runtime (the guest also runs a 1 s ramp per fio job).
 	BASE=150 PER_JOB=14 WALL_PER_S=2
 	jobs=$(( $(grep -c '^	"[^"]*:[12]:--' $GUEST) + 1 ))
-	targets=$((2 + ${SCST_MODDIR:+1}))
+	targets=2; [ -z "$SCST_MODDIR" ] || targets=3
 	est=$(( BASE + ROUNDS * targets * jobs * (PER_JOB + WALL_PER_S * SECS) ))
 	echo "bench: $ROUNDS rounds x $targets targets x $jobs jobs, ${SECS}s each: expect about $((est / 60)) min ($VMX_ACCEL)"
 	scripts/vm/run-in-vm.sh --rwdir "$ROOT/build" $GUEST "$ROOT" "$ROOT/build" "$SECS" "$ROUNDS" \
