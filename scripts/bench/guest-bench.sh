@@ -37,37 +37,51 @@ TARGETS="ours lio${SCST_MODDIR:+ scst}"
 echo "bench: $(nproc) vCPU, kernel $(uname -r), $RDMA_DEV, ${SECONDS_PER_JOB}s per job, $ROUNDS rounds of: $TARGETS;" \
 	"backing file ${SIZE_MB} MiB on tmpfs"
 
-# snap DEV PID: what results.py needs for CPU time, I/O count and memory:
-# /proc/stat's cpu line (whole-system busy time), the device's sector counts
-# (I/Os = sectors / block size, over exactly the sampled interval, ramp
-# included), srp_target's utime+stime (PID, ours only), Slab/Unevictable
-# (kernel targets keep their memory there), and every kernel thread's
-# utime+stime (results.py picks each kernel target's threads by name).
+# snap before|after DEV PID: what results.py needs for CPU time, I/O count
+# and memory: /proc/stat's cpu line (whole-system busy time), the device's
+# sector counts (I/Os = sectors / block size), srp_target's utime+stime (PID,
+# ours only), Slab/Unevictable (kernel targets keep their memory there), and
+# every kernel thread's tid and utime+stime (results.py picks each kernel
+# target's threads by name; a kworker's name changes with the workqueue it
+# last ran, hence the tid). The counters of the window come last in
+# "before" and first in "after", so the scan of the threads stays outside.
 snap() {
-	local dev=${1#/dev/} pid=$2
+	local dev=${2#/dev/} pid=$3
+	[ "$1" = before ] && snap_slow
 	head -1 /proc/stat
 	echo "disk $(awk '{print $3, $7}' "/sys/block/$dev/stat")"
 	[ -n "$pid" ] && echo "proc $(awk '{sub(/.*\) /, ""); print $12, $13}' "/proc/$pid/stat")"
+	[ "$1" = after ] && snap_slow
+}
+snap_slow() {
 	echo "mem $(awk '/^(Slab|Unevictable):/ {printf "%s ", $2}' /proc/meminfo)"
 	# kernel threads: children of kthreadd (pid 2); comm may hold spaces;
 	# cat, not awk, opens the files: threads come and go, and mawk stops at
 	# the first file it cannot open
 	awk '{c = $0; sub(/^[0-9]+ \(/, "", c); sub(/\) [A-Z] .*/, "", c); gsub(/ /, "_", c)
 		s = $0; sub(/.*\) /, "", s); split(s, f, " ")
-		if (f[2] == 2) print "kthread", c, f[12] + f[13]}' <(cat /proc/[0-9]*/task/*/stat 2>/dev/null)
+		if (f[2] == 2) print "kthread", $1, c, f[12] + f[13]}' <(cat /proc/[0-9]*/task/*/stat 2>/dev/null)
 }
 
+# The samples cover fio's steady state only, not its start, ramp (1 s) or
+# exit, which cost CPU without I/O: from 1.5 s after the start to 0.5 s
+# before the end of the runtime, so SECONDS_PER_JOB - 1 s (at least 0.5 s).
+WINDOW=$(awk -v s="$SECONDS_PER_JOB" 'BEGIN {print (s > 1.5 ? s - 1 : 0.5)}')
 run_jobs() {  # round, target name, device, ch_count, pid (ours) or ""
-	local job name ch args base
+	local job name ch args base fio_pid
 	for job in "${JOBS[@]}"; do
 		name=${job%%:*} args=${job#*:} ch=${args%%:*} args=${args#*:}
 		[ "$ch" = "$4" ] || continue
 		base=$OUT/r$1-$2-$name
-		{ echo before; snap "$3" "$5"; } > "$base.cpu"
 		# shellcheck disable=SC2086
 		fio --name="$name" --filename="$3" $args --ioengine=libaio --direct=1 --runtime="$SECONDS_PER_JOB" \
-			--time_based --ramp_time=1 --output-format=json > "$base.json" 2>/dev/null
-		{ echo after; snap "$3" "$5"; [ -n "$5" ] && grep -E '^(VmRSS|RssAnon):' "/proc/$5/status"; } >> "$base.cpu"
+			--time_based --ramp_time=1 --output-format=json > "$base.json" 2>/dev/null &
+		fio_pid=$!
+		sleep 1.5
+		{ echo before; snap before "$3" "$5"; } > "$base.cpu"
+		sleep "$WINDOW"
+		{ echo after; snap after "$3" "$5"; [ -n "$5" ] && grep -E '^(VmRSS|RssAnon):' "/proc/$5/status"; } >> "$base.cpu"
+		wait $fio_pid
 	done
 }
 
@@ -93,14 +107,17 @@ perf() {  # tool, output name, arguments: server in the background, client here
 	wait
 	grep -A1 '#bytes' "$RAW/perftest-$2.txt" | tail -1 | sed "s/^/$2: /"
 }
-perf ib_read_bw read_bw -s 131072 -D 2
-perf ib_write_bw write_bw -s 131072 -D 2
+# a fixed count, not -D: under icount -D reports 0 iterations
+perf ib_read_bw read_bw -s 131072 -n 500
+perf ib_write_bw write_bw -s 131072 -n 500
 perf ib_read_lat read_lat -s 8 -n 500
 
 srp_initiator_load > /dev/null || exit 1
 for round in $(seq "$ROUNDS"); do
 	for t in $TARGETS; do
 		vm_step "round $round/$ROUNDS: $t"
+		# the baseline for the kernel memory a target adds (Slab, Unevictable)
+		echo "mem $(awk '/^(Slab|Unevictable):/ {printf "%s ", $2}' /proc/meminfo)" > "$RAW/r$round-$t-base.mem"
 		case $t in
 		ours)
 			"$BUILD/srp_target/srp_target" --lun path=$FILE --state-dir /tmp/srp_target-state --listen "$RDMA_IP:5555" \
