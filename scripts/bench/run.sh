@@ -35,15 +35,16 @@ if [ $GUEST = scripts/bench/guest-bench.sh ] && [ -n "${SCST_SRC:-}" ]; then
 fi
 status=0 start=$SECONDS
 if [ $GUEST = scripts/bench/guest-bench.sh ]; then
-	# Wall-time model, measured under icount on a shared 2-core host: the
-	# boot, perftest and setup take BASE s; each fio job or bench (JOBS in
-	# guest-bench.sh, + 1 for the bench) costs PER_JOB s plus WALL_PER_S s
-	# per second of runtime (the guest also runs a 1 s ramp per fio job).
-	BASE=150 PER_JOB=14 WALL_PER_S=2
+	# Wall-time model, measured under icount on a shared 2-core host (an
+	# idle guest's virtual time runs ahead, so guest seconds take less):
+	# boot, perftest and setup BASE s; each fio job or bench (JOBS in
+	# guest-bench.sh, + 1 for the bench) PER_JOB tenths of a second plus
+	# PER_S tenths per second of runtime.
+	BASE=40 PER_JOB=10 PER_S=7
 	jobs=$(( $(grep -c '^	"[^"]*:[12]:--' $GUEST) + 1 ))
 	targets=2; [ -z "$SCST_MODDIR" ] || targets=3
-	est=$(( BASE + ROUNDS * targets * jobs * (PER_JOB + WALL_PER_S * SECS) ))
-	echo "bench: $ROUNDS rounds x $targets targets x $jobs jobs, ${SECS}s each: expect about $((est / 60)) min ($VMX_ACCEL)"
+	est=$(( BASE + ROUNDS * targets * jobs * (PER_JOB + PER_S * SECS) / 10 ))
+	echo "bench: $ROUNDS rounds x $targets targets x $jobs jobs, ${SECS}s each: expect about $((est / 60)) min $((est % 60)) s ($VMX_ACCEL)"
 	scripts/vm/run-in-vm.sh --rwdir "$ROOT/build" $GUEST "$ROOT" "$ROOT/build" "$SECS" "$ROUNDS" \
 		${SCST_MODDIR:+"$SCST_MODDIR"} || status=$?
 else
