@@ -37,63 +37,63 @@ TARGETS="ours lio${SCST_MODDIR:+ scst}"
 echo "bench: $(nproc) vCPU, kernel $(uname -r), $RDMA_DEV, ${SECONDS_PER_JOB}s per job, $ROUNDS rounds of: $TARGETS;" \
 	"backing file ${SIZE_MB} MiB on tmpfs"
 
-# snap before|after DEV PID: what results.py needs for CPU time, I/O count
-# and memory: /proc/stat's cpu line (whole-system busy time), the device's
-# sector counts (I/Os = sectors / block size), srp_target's utime+stime (PID,
-# ours only), Slab/Unevictable (kernel targets keep their memory there), and
-# every kernel thread's tid and utime+stime (results.py picks each kernel
-# target's threads by name; a kworker's name changes with the workqueue it
-# last ran, hence the tid). The counters of the window come last in
-# "before" and first in "after", so the scan of the threads stays outside.
-# Sampling runs while fio does, so it must not exec from the 9p host root:
-# such an exec waits on the host, and a trial with it lost 18% of the IOPS
-# and spread 1-20% between rounds (<1% without). Hence the static busybox
-# that vmx-init left on tmpfs for awk, cat, head and sleep.
+# snap.sh before|after DEV PID|- FILE appends to FILE what results.py needs
+# for CPU time, I/O count and memory: /proc/stat's cpu line (whole-system
+# busy time), the device's sector counts (I/Os = sectors / block size),
+# srp_target's utime+stime (PID, ours only), Slab/Unevictable (kernel targets
+# keep their memory there), every kernel thread's tid and utime+stime
+# (results.py picks each kernel target's threads by name; a kworker's name
+# changes with the workqueue it last ran, hence the tid), and at the end
+# srp_target's VmRSS/RssAnon. fio runs it as exec_prerun and exec_postrun:
+# the samples span its I/O (ramp included), not its start (exec from the 9p
+# host root, slow and uneven) or exit. Nothing may run beside fio: sampling
+# in the middle of a job cost 15-18% of the IOPS and up to 20% spread between
+# rounds (<1% without). The counters come last in "before" and first in
+# "after", so the scan of the threads stays outside; the static busybox
+# that vmx-init left on tmpfs runs it without the 9p root.
 BB=/run/vmx-bin/busybox
 [ -x $BB ] || { cp "$(command -v busybox)" /tmp/shm/busybox && BB=/tmp/shm/busybox; } || exit 1
-# shellcheck disable=SC2016  # $BB runs awk: its programs are single-quoted
-snap() {
-	local dev=${2#/dev/} pid=$3
-	[ "$1" = before ] && snap_slow
-	$BB head -1 /proc/stat
-	echo "disk $($BB awk '{print $3, $7}' "/sys/block/$dev/stat")"
-	[ -n "$pid" ] && echo "proc $($BB awk '{sub(/.*\) /, ""); print $12, $13}' "/proc/$pid/stat")"
-	[ "$1" = after ] && snap_slow
-}
-# shellcheck disable=SC2016
-snap_slow() {
+SNAP=/tmp/shm/snap.sh
+cat > $SNAP <<'SH'
+# shellcheck disable=SC2016  # busybox awk programs, single-quoted
+BB=/run/vmx-bin/busybox when=$1 dev=${2#/dev/} pid=$3
+[ -x $BB ] || BB=/tmp/shm/busybox
+slow() {
 	echo "mem $($BB awk '/^(Slab|Unevictable):/ {printf "%s ", $2}' /proc/meminfo)"
 	# kernel threads: children of kthreadd (pid 2); comm may hold spaces;
 	# cat, not awk, opens the files: threads come and go
-	$BB awk '{c = $0; sub(/^[0-9]+ \(/, "", c); sub(/\) [A-Z] .*/, "", c); gsub(/ /, "_", c)
-		s = $0; sub(/.*\) /, "", s); split(s, f, " ")
-		if (f[2] == 2) print "kthread", $1, c, f[12] + f[13]}' <($BB cat /proc/[0-9]*/task/*/stat 2>/dev/null)
+	$BB cat /proc/[0-9]*/task/*/stat 2>/dev/null |
+		$BB awk '{c = $0; sub(/^[0-9]+ \(/, "", c); sub(/\) [A-Z] .*/, "", c); gsub(/ /, "_", c)
+			s = $0; sub(/.*\) /, "", s); split(s, f, " ")
+			if (f[2] == 2) print "kthread", $1, c, f[12] + f[13]}'
 }
+{
+	echo "$when"
+	[ "$when" = before ] && slow
+	$BB head -1 /proc/stat
+	echo "disk $($BB awk '{print $3, $7}' "/sys/block/$dev/stat")"
+	[ "$pid" != - ] && echo "proc $($BB awk '{sub(/.*\) /, ""); print $12, $13}' "/proc/$pid/stat")"
+	[ "$when" = after ] && slow && [ "$pid" != - ] && $BB grep -E '^(VmRSS|RssAnon):' "/proc/$pid/status"
+} >> "$4"
+exit 0  # fio skips the job when its exec_prerun fails
+SH
 
-# The samples cover fio's steady state only, not its start, ramp (1 s) or
-# exit, which cost CPU without I/O: from 1.5 s after the start to 0.5 s
-# before the end of the runtime, so SECONDS_PER_JOB - 1 s (at least 0.5 s).
-# shellcheck disable=SC2016
-WINDOW=$($BB awk -v s="$SECONDS_PER_JOB" 'BEGIN {print (s > 1.5 ? s - 1 : 0.5)}')
-run_jobs() {  # round, target name, device, ch_count, pid (ours) or ""
-	local job name ch args base fio_pid
+run_jobs() {  # round, target name, device, ch_count, pid (ours) or -
+	local job name ch args base snap
 	for job in "${JOBS[@]}"; do
 		name=${job%%:*} args=${job#*:} ch=${args%%:*} args=${args#*:}
 		[ "$ch" = "$4" ] || continue
-		base=$OUT/r$1-$2-$name
+		base=$OUT/r$1-$2-$name snap="$BB sh $SNAP"
+		rm -f "$base.cpu"
+		# (fio leaves the commands' empty output in <name>.{pre,post}run.txt, in $OUT)
 		# shellcheck disable=SC2086
-		fio --name="$name" --filename="$3" $args --ioengine=libaio --direct=1 --runtime="$SECONDS_PER_JOB" \
-			--time_based --ramp_time=1 --output-format=json > "$base.json" 2>/dev/null &
-		fio_pid=$!
-		$BB sleep 1.5
-		{ echo before; snap before "$3" "$5"; } > "$base.cpu"
-		$BB sleep "$WINDOW"
-		{ echo after; snap after "$3" "$5"; [ -n "$5" ] && $BB grep -E '^(VmRSS|RssAnon):' "/proc/$5/status"; } >> "$base.cpu"
-		wait $fio_pid
+		(cd $OUT && fio --name="$name" --filename="$3" $args --ioengine=libaio --direct=1 --runtime="$SECONDS_PER_JOB" \
+			--time_based --ramp_time=1 --exec_prerun="$snap before $3 $5 $base.cpu" \
+			--exec_postrun="$snap after $3 $5 $base.cpu" --output-format=json > "$base.json" 2>/dev/null)
 	done
 }
 
-# run_target ROUND TARGET ID_EXT PORT PID: every job (one login per
+# run_target ROUND TARGET ID_EXT PORT PID|-: every job (one login per
 # ch_count), then our srp_initiator's bench.
 run_target() {
 	local ch dev
@@ -136,11 +136,11 @@ for round in $(seq "$ROUNDS"); do
 			kill -TERM $PID; wait $PID ;;
 		lio)
 			lio_srpt_start $FILE $SIZE_MB "${RDMA_GID0#fe80:0000:0000:0000:}" "$RDMA_IP" > /dev/null || exit 1
-			run_target "$round" lio "$LIO_IOC_GUID" "$LIO_PORT" "" || exit 1
+			run_target "$round" lio "$LIO_IOC_GUID" "$LIO_PORT" - || exit 1
 			lio_srpt_stop > /dev/null ;;
 		scst)
 			scst_srpt_start "$SCST_MODDIR" $FILE > /dev/null || exit 1
-			run_target "$round" scst "$SCST_IOC_GUID" "$SCST_PORT" "" || exit 1
+			run_target "$round" scst "$SCST_IOC_GUID" "$SCST_PORT" - || exit 1
 			scst_srpt_stop > /dev/null ;;
 		esac
 	done

@@ -264,9 +264,10 @@ def vm_table(jobs, mode, commit, seconds, ceiling, rounds):
     cpu_jobs = {j: p for j, p in jobs.items() if any("cpu_busy_us_per_io" in f for f in p.values())}
     if cpu_jobs:
         kt = [o for o in others if o in KTHREADS]
-        lines += ["", "CPU time per I/O and memory, means of the rounds. Sampled in fio's steady state (from 0.5 s "
-                  "after its 1 s ramp to 0.5 s before its end); one I/O is one fio request, counted from the "
-                  "device's sectors in that window. us/IO:",
+        lines += ["", "CPU time per I/O and memory, means of the rounds. Sampled by fio's exec_prerun and "
+                  "exec_postrun: from just before its first I/O to just after its last (its 1 s ramp included, its "
+                  "start and exit not); one I/O is one fio request, counted from the device's sectors over that "
+                  "span. us/IO:",
                   "- **system busy**: the whole guest's non-idle time from /proc/stat (fio, block layer, ib_srp, "
                   "rxe, softirqs and the target; one vCPU): the fair comparison, (x%) its spread;",
                   "- **srp_target process**: utime+stime of our srp_target (/proc/<pid>/stat), ours only;",
