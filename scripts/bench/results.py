@@ -230,9 +230,9 @@ def vm_table(jobs, mode, commit, seconds, ceiling, rounds):
     names = "/".join(LABELS[t] for t in targets)
     others = ["lio"] + (["scst"] if have_scst else [])
     get = lambda per, t, k: per.get(t, {}).get(k)
-    ceil = (f"Raw RDMA ceiling in the same boot (perftest over RDMA/CM): ib_read_bw 128 KiB "
-            f"{fmt(ceiling.get('read_bw_mb_s'), 0, ' MB/s')}, ib_write_bw 128 KiB "
-            f"{fmt(ceiling.get('write_bw_mb_s'), 0, ' MB/s')}, ib_read_lat 8 B typical "
+    ceil = (f"Raw RDMA ceiling in the same boot (perftest over RDMA/CM, bw: 500 x 128 KiB, -e): ib_read_bw "
+            f"{fmt(ceiling.get('read_bw_mb_s'), 1, ' MB/s')}, ib_write_bw "
+            f"{fmt(ceiling.get('write_bw_mb_s'), 1, ' MB/s')}, ib_read_lat 8 B typical "
             f"{fmt(ceiling.get('read_lat_us'), 1, ' us')}.")
     lines = [f"Benchmark at commit `{commit}`, timing mode **{mode}**: {MODE_NOTE.get(mode, mode)}. "
              f"{seconds}s per job, {rounds} round{'s' if rounds != 1 else ''}: every target in one boot, "
@@ -270,7 +270,8 @@ def vm_table(jobs, mode, commit, seconds, ceiling, rounds):
                   "span. us/IO:",
                   "- **system busy**: the whole guest's non-idle time from /proc/stat (fio, block layer, ib_srp, "
                   "rxe, softirqs and the target; one vCPU): the fair comparison, (x%) its spread;",
-                  "- **srp_target process**: utime+stime of our srp_target (/proc/<pid>/stat), ours only;",
+                  "- **srp_target process**: utime+stime of our srp_target (/proc/<pid>/stat; stime includes "
+                  "the kernel's work in its system calls, rxe's among it), ours only;",
                   "- **kernel target threads**: utime+stime of the kernel threads named like the target's workers "
                   "(LIO: kworkers last on ib-comp-wq, target_completion, target_submission; SCST: scst*, scsi_tm, "
                   "kworkers on srpt); approximate, a kworker's name is the workqueue it ran last, and rxe's "
