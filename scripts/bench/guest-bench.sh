@@ -108,18 +108,19 @@ run_target() {
 }
 
 vm_step "raw RDMA ceiling (perftest, RDMA/CM)"
+# Client and server share the one vCPU, and the server busy-polls while it
+# waits: at nice 0 it took half the CPU (6.5 instead of 11 MiB/s for 128 KiB
+# reads, p99 read latency 4 ms instead of 0.18). nice 19 leaves it a sliver.
 perf() {  # tool, output name, arguments: server in the background, client here
-	"$1" -R -d "$RDMA_DEV" "${@:3}" > /dev/null 2>&1 &
+	timeout 120 nice -n 19 "$1" -R -d "$RDMA_DEV" "${@:3}" > /dev/null 2>&1 &
 	sleep 1
-	"$1" -R -d "$RDMA_DEV" "${@:3}" "$RDMA_IP" > "$RAW/perftest-$2.txt" 2>&1
+	timeout 120 "$1" -R -d "$RDMA_DEV" "${@:3}" "$RDMA_IP" > "$RAW/perftest-$2.txt" 2>&1
 	wait
 	grep -A1 '#bytes' "$RAW/perftest-$2.txt" | tail -1 | sed "s/^/$2: /"
 }
-# A fixed count, not -D: under icount -D reports 0 iterations. -e: sleep on
-# CQ events; polling client and server on the one vCPU starve rxe's work and
-# measured half of what ib_srp moves over the same link.
-perf ib_read_bw read_bw -s 131072 -n 500 -e
-perf ib_write_bw write_bw -s 131072 -n 500 -e
+# a fixed count, not -D: under icount -D reports 0 iterations
+perf ib_read_bw read_bw -s 131072 -n 500
+perf ib_write_bw write_bw -s 131072 -n 500
 perf ib_read_lat read_lat -s 8 -n 500
 
 srp_initiator_load > /dev/null || exit 1

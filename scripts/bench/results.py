@@ -230,7 +230,8 @@ def vm_table(jobs, mode, commit, seconds, ceiling, rounds):
     names = "/".join(LABELS[t] for t in targets)
     others = ["lio"] + (["scst"] if have_scst else [])
     get = lambda per, t, k: per.get(t, {}).get(k)
-    ceil = (f"Raw RDMA ceiling in the same boot (perftest over RDMA/CM, bw: 500 x 128 KiB, -e): ib_read_bw "
+    ceil = (f"Raw RDMA ceiling in the same boot (perftest over RDMA/CM, bw: 500 x 128 KiB; "
+            f"an SRP read moves its data with RDMA WRITE): ib_read_bw "
             f"{fmt(ceiling.get('read_bw_mb_s'), 1, ' MB/s')}, ib_write_bw "
             f"{fmt(ceiling.get('write_bw_mb_s'), 1, ' MB/s')}, ib_read_lat 8 B typical "
             f"{fmt(ceiling.get('read_lat_us'), 1, ' us')}.")
