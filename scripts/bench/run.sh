@@ -13,7 +13,7 @@
 # of every round), summary.json, table.md and chart.png. Default mode is QEMU icount (deterministic: guest time
 # counts instructions, so results are instruction cost per I/O of the whole
 # in-guest stack); BENCH_ACCEL=tcg for plain TCG.
-# usage: scripts/bench/run.sh [seconds per job, default 4]
+# usage: scripts/bench/run.sh [seconds per job, default 5]
 #        scripts/bench/run.sh nullblk [seconds per job]: our io_uring path vs
 #        LIO iblock on null_blk at 1 ms and 100 us (guest-bench-nullblk.sh)
 set -euo pipefail
@@ -24,7 +24,7 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target srp_target srp_initiator
 GUEST=scripts/bench/guest-bench.sh
 if [ "${1:-}" = nullblk ]; then GUEST=scripts/bench/guest-bench-nullblk.sh; shift; fi
-SECS=${1:-4} ROUNDS=${BENCH_ROUNDS:-2}
+SECS=${1:-5} ROUNDS=${BENCH_ROUNDS:-2}
 export VMX_ACCEL=${BENCH_ACCEL:-icount} VMX_TIMEOUT=${VMX_TIMEOUT:-2400}
 # The guest copies its raw JSON into build/bench-raw (shared read-write);
 # results.py makes build/bench-results/<date>-<commit>/ from it.
