@@ -113,8 +113,8 @@ vm_step "raw RDMA ceiling (perftest, RDMA/CM)"
 # reads, p99 read latency 4 ms instead of 0.18). nice 19 leaves it a sliver.
 perf() {  # tool, output name, arguments: server in the background, client here
 	timeout 120 nice -n 19 "$1" -R -d "$RDMA_DEV" "${@:3}" > /dev/null 2>&1 &
-	local server=$! try
-	for try in $(seq 10); do  # until the server listens (RDMA/CM rejects before)
+	local server=$!
+	for _ in $(seq 10); do  # until the server listens (RDMA/CM rejects before)
 		sleep 1
 		timeout 120 "$1" -R -d "$RDMA_DEV" "${@:3}" "$RDMA_IP" > "$RAW/perftest-$2.txt" 2>&1 && break
 		kill -0 $server 2>/dev/null || break
