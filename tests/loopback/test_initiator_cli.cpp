@@ -22,15 +22,20 @@ struct Cli {
     int rc = -1;
 };
 
+// The CLI's own option parsing of a full argument vector (argv[0] included).
+auto parse(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool& help) {
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    return cli::parse_options(static_cast<int>(argv.size()), argv.data(), out, err, help);
+}
+
 // Parses the arguments as the CLI does, logs in over the loopback server, runs the command.
 Cli run(LoopbackServer& server, std::vector<std::string> args) {
     args.insert(args.begin(), "srp_initiator");
     args.insert(args.end(), {"--address", "127.0.0.1", "--id-ext", "1122334455667788", "--no-progress"});
-    std::vector<const char*> argv;
-    for (auto& a : args) argv.push_back(a.c_str());
     Cli c;
     bool help = false;
-    auto options = cli::parse_options(static_cast<int>(argv.size()), argv.data(), c.out, c.err, help);
+    auto options = parse(args, c.out, c.err, help);
     if (!options) {
         c.rc = help ? cli::kExitOk : cli::kExitUsage;
         return c;
@@ -68,11 +73,9 @@ TEST_CASE("cli login --json", "[loopback][cli]") {
 TEST_CASE("cli login rejected: the reason in words and exit code 4", "[loopback][cli]") {
     LoopbackServer server;
     std::vector<std::string> args = {"srp_initiator", "login", "--address", "x", "--id-ext", "0000000000000001"};
-    std::vector<const char*> argv;
-    for (auto& a : args) argv.push_back(a.c_str());
     std::ostringstream out, err;
     bool help = false;
-    auto options = cli::parse_options(static_cast<int>(argv.size()), argv.data(), out, err, help);
+    auto options = parse(args, out, err, help);
     REQUIRE(options);
     auto session = Session::login(server.connector(), options->session);
     REQUIRE_FALSE(session);
@@ -352,11 +355,9 @@ TEST_CASE("cli bench: a channel lost mid-run; the other channel's commands end b
                                   "5",             "--qd",      "32",          "-c",     "2",
                                   "--address",     "127.0.0.1", "--id-ext",    "1122334455667788",
                                   "--no-progress"};
-    std::vector<const char*> argv;
-    for (auto& a : args) argv.push_back(a.c_str());
     std::ostringstream out, err;
     bool help = false;
-    auto options = cli::parse_options(static_cast<int>(argv.size()), argv.data(), out, err, help);
+    auto options = parse(args, out, err, help);
     REQUIRE(options);
     options->session.pool_bytes = 8u << 20;
     auto session = Session::login(connector, options->session);
