@@ -8,8 +8,10 @@ vm: what scripts/bench/guest-bench.sh leaves, for each round R and target
 (ours|lio|scst): r<R>-<target>-<job>.json (fio JSON; srp_initiator bench JSON
 lines for job srp_initiator), r<R>-<target>-<job>.cpu (/proc samples before
 and after the job), r<R>-<target>-base.mem (kernel memory before the target
-started), and perftest-*.txt (the raw RDMA ceiling). Names without r<R>- count
-as round 1 (guest-bench-nullblk.sh). Every figure is the mean over the rounds;
+started; r<R>-<target>-<backing>-base.mem in the slow set, whose jobs are
+named <backing>-<job>), backings.txt (what the backings were) and
+perftest-*.txt (the raw RDMA ceiling). Names without r<R>- count as round 1.
+Every figure is the mean over the rounds;
 the spread between rounds (max/min - 1) shows the noise; the ratios use the
 means. The tables: IOPS and ratios, latency, CPU time and memory.
 loopback: the JSON lines of loopback_cost and its callgrind counts
@@ -200,7 +202,9 @@ def vm_summary(raw):
             continue
         samples = read_samples(path[:-5] + ".cpu")
         if samples is not None:
-            base = base_mem_of(os.path.join(raw, f"r{rnd}-{target}-base.mem"))
+            # the slow set has a baseline per backing (the job name's first word)
+            base = next((b for b in (base_mem_of(os.path.join(raw, f"r{rnd}-{target}-{n}base.mem"))
+                                     for n in (job.split("-")[0] + "-", "")) if b is not None), None)
             fig.update(cpu_figures(samples, target, fig.get("bs"), base))
         fig.pop("bs", None)
         label = BENCH_JOB if job == "srp_initiator" else job
@@ -224,7 +228,16 @@ def fmt(v, p=0, unit=""):
     return "n/a" if v is None else f"{v:.{p}f}{unit}"
 
 
-def vm_table(jobs, mode, commit, seconds, ceiling, rounds):
+def backings_of(raw):
+    """The guest's description of the backings (backings.txt), or None."""
+    try:
+        with open(os.path.join(raw, "backings.txt")) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def vm_table(jobs, mode, commit, seconds, ceiling, rounds, backings=None):
     have_scst = any("scst" in t for t in jobs.values())
     targets = [t for t in TARGETS if t != "scst" or have_scst]
     names = "/".join(LABELS[t] for t in targets)
@@ -240,10 +253,13 @@ def vm_table(jobs, mode, commit, seconds, ceiling, rounds):
              f"alternating ({', '.join(LABELS[t] for t in targets)}{', then again' if rounds > 1 else ''}). "
              f"Each figure is the mean of the "
              f"rounds; (x%) is the spread between them, max/min - 1; the ratios use the means; above 1 means "
-             f"ours is faster" + ("." if have_scst else "; SCST did not run (set SCST_SRC to add it)."), "", ceil, ""]
+             f"ours is faster" + ("." if have_scst else "; SCST did not run (set SCST_SRC to add it).")
+             + (f" {backings[:1].upper()}{backings[1:]}." if backings else ""), ""]
+    if ceiling:
+        lines += [ceil, ""]
     # 1. throughput
     head = (["job"] + [f"{LABELS[t]} IOPS (spread)" for t in targets] + [f"ours/{LABELS[o]}" for o in others]
-            + [f"MB/s {names}", f"of ib_read_bw {names}"])
+            + [f"MB/s {names}"] + ([f"of ib_read_bw {names}"] if ceiling else []))
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for job, per in jobs.items():
         cells = [job]
@@ -252,8 +268,9 @@ def vm_table(jobs, mode, commit, seconds, ceiling, rounds):
             cells.append(fmt(get(per, t, "iops")) + (f" ({sp:.1f}%)" if sp is not None else ""))
         cells += [fmt(ratio(get(per, "ours", "iops"), get(per, o, "iops")), 2) for o in others]
         cells.append("/".join(fmt(get(per, t, "mb_s"), 1) for t in targets) if job != BENCH_JOB else "")
-        cells.append("/".join(fmt(ratio(get(per, t, "mb_s"), ceiling.get("read_bw_mb_s")), 2) for t in targets)
-                     if SEQ_READ.match(job) else "")
+        if ceiling:
+            cells.append("/".join(fmt(ratio(get(per, t, "mb_s"), ceiling.get("read_bw_mb_s")), 2) for t in targets)
+                         if SEQ_READ.match(job) else "")
         lines.append("| " + " | ".join(cells) + " |")
     # 2. latency
     lines += ["", f"Completion latency (fio clat; srp_initiator bench: its own), mean of the rounds' percentiles, us.", "",
@@ -359,12 +376,14 @@ def write_vm(raw, root, mode, seconds, commit, now=None):
     for name in os.listdir(raw):
         if os.path.isfile(os.path.join(raw, name)):
             shutil.copy(os.path.join(raw, name), os.path.join(out, "raw", name))
-    table, targets = vm_table(jobs, mode, commit, seconds, ceiling, rounds)
+    backings = backings_of(raw)
+    table, targets = vm_table(jobs, mode, commit, seconds, ceiling, rounds, backings)
     # IOPS ratios of the means: ours against each kernel target, and SCST/LIO
     # (the two kernel targets against each other) when SCST ran
     pairs = [("ours", o) for o in targets if o != "ours"] + ([("scst", "lio")] if "scst" in targets else [])
     summary = {"kind": "vm", "commit": commit, "timing_mode": mode, "seconds_per_job": seconds, "rounds": rounds,
-               "note": MODE_NOTE.get(mode, mode), "targets": targets, "perftest": ceiling, "jobs": jobs,
+               "note": MODE_NOTE.get(mode, mode), "backings": backings, "targets": targets, "perftest": ceiling,
+               "jobs": jobs,
                "ratios": {job: {f"{LABELS[a]}/{LABELS[b]}": ratio(per.get(a, {}).get("iops"),
                                                                  per.get(b, {}).get("iops"))
                                 for a, b in pairs} for job, per in jobs.items()},

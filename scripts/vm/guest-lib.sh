@@ -6,6 +6,7 @@
 #   lio_srpt_stop
 #   scst_srpt_start MODDIR FILE  SCST ib_srpt (modules from scripts/bench/scst-modules.sh in
 #                               MODDIR) exporting FILE (vdisk_fileio) as LUN 0 over RDMA/CM
+#                               (SCST_HANDLER=vdisk_blockio: FILE is a block device)
 #   scst_srpt_stop
 #   srp_initiator_load [MODULE PARAMS]   (re)load the kernel ib_srp with module parameters
 #   srp_login ID_EXT IOC_GUID IP PORT [ADD_TARGET OPTIONS]   prints the new block device
@@ -126,7 +127,9 @@ scst_srpt_start() {
 	fi
 	[ -d /sys/module/ib_srpt ] || insmod "$moddir/ib_srpt.ko" rdma_cm_port="$SCST_PORT" ||
 		{ vm_fail "insmod $moddir/ib_srpt.ko"; return 1; }
-	echo "add_device scst0 filename=$file" > $SCST_SYS/handlers/vdisk_fileio/mgmt || { vm_fail "vdisk_fileio add_device"; return 1; }
+	SCST_HANDLER=${SCST_HANDLER:-vdisk_fileio}
+	echo "add_device scst0 filename=$file" > $SCST_SYS/handlers/$SCST_HANDLER/mgmt ||
+		{ vm_fail "$SCST_HANDLER add_device"; return 1; }
 	# ib_srpt names its target after the port's GID 0
 	local tgt=$SCST_SYS/targets/ib_srpt/$RDMA_GID0
 	[ -d "$tgt" ] || { vm_fail "no SCST target $tgt: $(ls $SCST_SYS/targets/ib_srpt)"; return 1; }
@@ -134,7 +137,7 @@ scst_srpt_start() {
 	echo 1 > "$tgt/enabled" || { vm_fail "enable $tgt"; return 1; }
 	SCST_IOC_GUID=$(cat /sys/module/ib_srpt/parameters/srpt_service_guid)
 	SCST_IOC_GUID=${SCST_IOC_GUID#0x}
-	echo "scst: ib_srpt target $RDMA_GID0 rdma_cm_port $SCST_PORT ioc_guid $SCST_IOC_GUID file $file"
+	echo "scst: ib_srpt target $RDMA_GID0 rdma_cm_port $SCST_PORT ioc_guid $SCST_IOC_GUID $SCST_HANDLER $file"
 }
 
 # Leaves scst and scst_vdisk loaded; unloads SCST's ib_srpt (so LIO's can load).
@@ -142,7 +145,7 @@ scst_srpt_stop() {
 	local tgt=$SCST_SYS/targets/ib_srpt/$RDMA_GID0
 	echo 0 > "$tgt/enabled" 2>/dev/null
 	echo "del 0" > "$tgt/luns/mgmt" 2>/dev/null
-	echo "del_device scst0" > $SCST_SYS/handlers/vdisk_fileio/mgmt 2>/dev/null
+	echo "del_device scst0" > "$SCST_SYS/handlers/${SCST_HANDLER:-vdisk_fileio}/mgmt" 2>/dev/null
 	if [ -d /sys/module/ib_srpt ]; then rmmod ib_srpt || { vm_fail "rmmod SCST's ib_srpt"; return 1; }; fi
 	echo "scst: stopped"
 }
@@ -214,10 +217,14 @@ lun_dev() {
 	done
 	return 1
 }
-nullb() {  # name size_mb completion_nsec: a memory-backed null_blk through configfs
+# nullb NAME SIZE_MB COMPLETION_NSEC: a null_blk through configfs, memory
+# backed (NULLB_MEMORY_BACKED=0: data is not kept), completing in timer mode
+# (NULLB_IRQMODE=0: at once, in the submitter's context)
+nullb() {
 	local d=/sys/kernel/config/nullb/$1
 	mkdir $d || return 1
-	echo $2 > $d/size; echo 1 > $d/memory_backed; echo 2 > $d/queue_mode; echo 2 > $d/irqmode
+	echo $2 > $d/size; echo "${NULLB_MEMORY_BACKED:-1}" > $d/memory_backed; echo 2 > $d/queue_mode
+	echo "${NULLB_IRQMODE:-2}" > $d/irqmode
 	echo $3 > $d/completion_nsec; echo 512 > $d/blocksize; echo 1 > $d/power || return 1
 	echo /dev/$1
 }

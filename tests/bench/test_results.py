@@ -76,7 +76,8 @@ class VmResults(unittest.TestCase):
             self.assertIn("commit `abc123`", table)
             self.assertNotIn("ours/SCST", table)
             self.assertIn("SCST did not run", table)
-            self.assertIn("| 4k-randread-qd32 | 1200 | 1000 | 1.20 | 4.9/4.1 |  |", table)
+            self.assertIn("| 4k-randread-qd32 | 1200 | 1000 | 1.20 | 4.9/4.1 |\n", table)
+            self.assertNotIn("ib_read_bw", table)  # no perftest ran: no ceiling line, no column
             self.assertNotIn("CPU us/IO", table)  # no samples, no CPU table
             summary = load(os.path.join(out, "summary.json"))
             self.assertEqual(summary["timing_mode"], "icount")
@@ -100,7 +101,7 @@ class VmResults(unittest.TestCase):
             self.assertIn("not hardware speeds", table)
             self.assertNotIn("SCST did not run", table)
             self.assertIn("| job | ours IOPS (spread) | LIO IOPS (spread) | SCST IOPS (spread) | ours/LIO | ours/SCST | "
-                          "MB/s ours/LIO/SCST | of ib_read_bw ours/LIO/SCST |", table)
+                          "MB/s ours/LIO/SCST |\n", table)
             self.assertIn("| 4k-randread-qd32 | 1200 | 1000 | 800 | 1.20 | 1.50 |", table)
             self.assertIn("| 4k-randread-qd32 | 50/50/50 | 100/100/100 |", table)
             self.assertIn("| srp_initiator bench 4k randread qd32 | 2400 | 2000 | 1600 | 1.20 | 1.50 |", table)
@@ -207,8 +208,32 @@ class VmResults(unittest.TestCase):
             for words in ("system busy", "srp_target process", "kernel target threads", "RssAnon", "Slab"):
                 self.assertIn(words, table)
 
+    def test_slow_set_baseline_per_backing_and_backings_line(self):
+        """The slow set's kernel-memory baseline is per backing; backings.txt reaches the header."""
+        with tempfile.TemporaryDirectory() as d:
+            raw = os.path.join(d, "raw-in")
+            os.makedirs(raw)
+            bs = 4096
+            write(os.path.join(raw, "backings.txt"), "backings: nb1ms = null_blk at 1 ms\n")
+            for t, base_kb, iops in (("ours", 1000, 900.0), ("lio", 2000, 1000.0)):
+                write(os.path.join(raw, f"r1-{t}-nb1ms-base.mem"), f"mem {base_kb} 0\n")
+                write(os.path.join(raw, f"r1-{t}-base.mem"), "mem 999999 0\n")  # not this backing's
+                write(os.path.join(raw, f"r1-{t}-nb1ms-4k-randread-qd32.json"), json.dumps(fio(iops, bs=bs)))
+                write(os.path.join(raw, f"r1-{t}-nb1ms-4k-randread-qd32.cpu"),
+                      "before\nmem 0 0\ncpu 0 0 0 100 0 0 0 0\ndisk 0 0\n"
+                      f"after\ncpu 100 0 0 100 0 0 0 0\ndisk {1000 * bs // 512} 0\nmem {base_kb + 2048} 0\n")
+            out, table = results.write_vm(raw, os.path.join(d, "res"), "icount", "5", "abc123")
+            summary = load(os.path.join(out, "summary.json"))
+            per = summary["jobs"]["nb1ms-4k-randread-qd32"]
+            self.assertAlmostEqual(per["ours"]["kmem_mib"], 2.0)
+            self.assertAlmostEqual(per["lio"]["kmem_mib"], 2.0)
+            self.assertEqual(summary["backings"], "backings: nb1ms = null_blk at 1 ms")
+            self.assertIn("Backings: nb1ms = null_blk at 1 ms.", table)
+            self.assertNotIn("Raw RDMA ceiling", table)  # no perftest in this set
+            self.assertIn("| nb1ms-4k-randread-qd32 | 900 | 1000 | 0.90 | 3.7/4.1 |\n", table)
+
     def test_names_without_round_are_round_one(self):
-        """guest-bench-nullblk.sh's files have no r<round>- prefix."""
+        """Files without the r<round>- prefix count as round 1."""
         with tempfile.TemporaryDirectory() as d:
             raw = os.path.join(d, "raw-in")
             os.makedirs(raw)
