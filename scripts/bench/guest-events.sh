@@ -41,15 +41,16 @@ measure() {  # name device
 	local fio=$! e
 	sleep 6  # past fio's start (exec from the 9p root) into its steady state
 	echo > $TR/trace
-	for e in $EVENTS; do echo 1 > "$TR/events/$e/enable"; done
+	for e in $EVENTS; do echo 1 > "$TR/events/$e/enable" || { vm_fail "enable $e"; kill $fio; return 1; }; done
 	sleep "$TRACE_SECONDS"
 	for e in $EVENTS; do echo 0 > "$TR/events/$e/enable"; done
 	cp $TR/trace "/tmp/$1.trace"
 	kill -INT $fio; wait $fio
 	echo "=== $1 ($BACKING, 4k randread QD32, ${TRACE_SECONDS}s traced)"
-	python3 - "/tmp/$1.trace" "$(stat -c %t "$(readlink -f "$2")")" <<'PY'
+	python3 - "/tmp/$1.trace" "$(stat -c %t:%T "$(readlink -f "$2")")" <<'PY'
 import collections, re, sys
-path, srp_major = sys.argv[1], str(int(sys.argv[2], 16))
+path = sys.argv[1]
+srp_disk = ",".join(str(int(x, 16)) for x in sys.argv[2].split(":")) + " "  # "major,minor " as block events print it
 norm = lambda name: re.sub(r"\d+", "N", name)
 counts = {k: collections.Counter() for k in ("switch", "wakeup", "softirq", "syscall", "rxe")}
 ios = 0
@@ -70,7 +71,7 @@ for line in open(path):
     elif event == "sys_enter":
         counts["syscall"][comm + " NR " + re.search(r"NR (\d+)", rest).group(1)] += 1
     elif event == "block_rq_issue":
-        ios += rest.startswith(srp_major + ",")
+        ios += rest.startswith(srp_disk)
     elif event.startswith("k_"):
         counts["rxe"][event[2:]] += 1
 if ios == 0:

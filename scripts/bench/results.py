@@ -294,8 +294,8 @@ def vm_table(jobs, mode, commit, seconds, ceiling, rounds, backings=None):
                   "(LIO: kworkers last on ib-comp-wq, target_completion, target_submission; SCST: scst*, scsi_tm, "
                   "kworkers on srpt); approximate, a kworker's name is the workqueue it ran last, and rxe's "
                   "work is in no target's threads;",
-                  "- **RSS**: our srp_target's VmRSS at the end of the job (anon: RssAnon; the rest is mostly the "
-                  "mapped backing file on tmpfs);",
+                  "- **RSS**: our srp_target's VmRSS at the end of the job (anon: RssAnon; on a memory-kind LUN "
+                  "the rest is mostly the mapped backing file);",
                   "- **kernel memory**: growth of Slab + Unevictable (/proc/meminfo) from before the target "
                   "started to the end of the job, every target (includes ib_srp's share, the same for all).", "",
                   "| job | CPU us/IO system busy " + names + " | CPU us/IO srp_target process (ours) | "

@@ -127,9 +127,10 @@ scst_srpt_start() {
 	fi
 	[ -d /sys/module/ib_srpt ] || insmod "$moddir/ib_srpt.ko" rdma_cm_port="$SCST_PORT" ||
 		{ vm_fail "insmod $moddir/ib_srpt.ko"; return 1; }
-	SCST_HANDLER=${SCST_HANDLER:-vdisk_fileio}
-	echo "add_device scst0 filename=$file" > $SCST_SYS/handlers/$SCST_HANDLER/mgmt ||
-		{ vm_fail "$SCST_HANDLER add_device"; return 1; }
+	# remembered for scst_srpt_stop (SCST_HANDLER may be set for this call only)
+	SCST_DEV_HANDLER=${SCST_HANDLER:-vdisk_fileio}
+	echo "add_device scst0 filename=$file" > "$SCST_SYS/handlers/$SCST_DEV_HANDLER/mgmt" ||
+		{ vm_fail "$SCST_DEV_HANDLER add_device"; return 1; }
 	# ib_srpt names its target after the port's GID 0
 	local tgt=$SCST_SYS/targets/ib_srpt/$RDMA_GID0
 	[ -d "$tgt" ] || { vm_fail "no SCST target $tgt: $(ls $SCST_SYS/targets/ib_srpt)"; return 1; }
@@ -137,7 +138,7 @@ scst_srpt_start() {
 	echo 1 > "$tgt/enabled" || { vm_fail "enable $tgt"; return 1; }
 	SCST_IOC_GUID=$(cat /sys/module/ib_srpt/parameters/srpt_service_guid)
 	SCST_IOC_GUID=${SCST_IOC_GUID#0x}
-	echo "scst: ib_srpt target $RDMA_GID0 rdma_cm_port $SCST_PORT ioc_guid $SCST_IOC_GUID $SCST_HANDLER $file"
+	echo "scst: ib_srpt target $RDMA_GID0 rdma_cm_port $SCST_PORT ioc_guid $SCST_IOC_GUID $SCST_DEV_HANDLER $file"
 }
 
 # Leaves scst and scst_vdisk loaded; unloads SCST's ib_srpt (so LIO's can load).
@@ -145,7 +146,7 @@ scst_srpt_stop() {
 	local tgt=$SCST_SYS/targets/ib_srpt/$RDMA_GID0
 	echo 0 > "$tgt/enabled" 2>/dev/null
 	echo "del 0" > "$tgt/luns/mgmt" 2>/dev/null
-	echo "del_device scst0" > "$SCST_SYS/handlers/${SCST_HANDLER:-vdisk_fileio}/mgmt" 2>/dev/null
+	echo "del_device scst0" > "$SCST_SYS/handlers/${SCST_DEV_HANDLER:-vdisk_fileio}/mgmt" 2>/dev/null
 	if [ -d /sys/module/ib_srpt ]; then rmmod ib_srpt || { vm_fail "rmmod SCST's ib_srpt"; return 1; }; fi
 	echo "scst: stopped"
 }
