@@ -298,15 +298,15 @@ inline std::string failed_chain_reports_at_its_end(const PairFactory& make) {
 // SENDs below, at and above the inline room (SRP_RSP 36 bytes, with fixed
 // sense 54, an SRP_CMD with one descriptor 64, longer IUs), on a connection
 // that got its inline room and on one whose device refused it: every byte
-// arrives, and the room is what was asked for, or none.
+// arrives, and a connection that got its room has at least the 64 bytes asked for.
 inline std::string sends_of_every_size(const PairFactory& make) {
     for (const bool refused : {false, true}) {
         PairOptions options;
         options.no_inline_room = refused;
         Pair p = make(options);
         const std::string which = refused ? " (inline room refused)" : "";
-        if (p.inline_room_a && refused && *p.inline_room_a != 0)
-            return "inline room " + std::to_string(*p.inline_room_a) + " after the device refused it";
+        // After a refusal the queue pair was created asking for none; the
+        // provider may still grant some (rxe: the room of its SGE slots).
         if (p.inline_room_a && !refused && *p.inline_room_a < 64)
             return "inline room " + std::to_string(*p.inline_room_a) + ", expected at least 64";
         Buffers m(p);
