@@ -17,6 +17,10 @@ constexpr std::uint64_t kChainMemberBit = 1ull << 63;
 constexpr std::uint8_t kChainAbandoned = 0xff;
 // rdma_rxe's IEEE OUI placeholder (RXE_VENDOR_ID).
 constexpr std::uint32_t kSoftRoceVendorId = 0xFFFFFF;
+// Inline room asked for per queue pair: an SRP_RSP with fixed-format sense
+// data (36 + 18 bytes, SRP r16a 6.9) and an SRP_CMD with one direct
+// descriptor (48 + 16 bytes, 6.8) fit; longer IUs go by reference.
+constexpr std::uint32_t kInlineSendBytes = 64;
 
 fabric::CompletionStatus map_status(ibv_wc_status status) {
     switch (status) {
@@ -159,7 +163,15 @@ VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNoti
     qp_attr.cap.max_send_sge = max_sge_;
     qp_attr.cap.max_recv_sge = 1;
     qp_attr.sq_sig_all = 0;
-    qp_ = QueuePair(cm_id_, domain.pd(), qp_attr);
+    qp_attr.cap.max_inline_data = depths.test_only_inline_bytes != 0 ? depths.test_only_inline_bytes : kInlineSendBytes;
+    try {
+        qp_ = QueuePair(cm_id_, domain.pd(), qp_attr);
+    } catch (const std::system_error&) {
+        // A device with no (or less) inline room: the same queue pair without it.
+        qp_attr.cap.max_inline_data = 0;
+        qp_ = QueuePair(cm_id_, domain.pd(), qp_attr);
+    }
+    max_inline_ = qp_attr.cap.max_inline_data;  // what the provider granted (rdma_create_qp updates cap)
     request_notification(fabric::WakeOn::everything);
 }
 
@@ -248,6 +260,7 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
         ibv_send_wr wr{};
         wr.opcode = IBV_WR_SEND;
         wr.num_sge = 1;
+        if (send->length <= max_inline_) wr.send_flags = IBV_SEND_INLINE;
         pending_first_sge_.push_back(pending_sges_.size());
         pending_sges_.push_back(ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey});
         pending_wrs_.push_back(wr);
@@ -260,7 +273,7 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
         pending_wrs_.push_back(wr);
     }
     pending_wrs_.back().wr_id = wr_id;
-    pending_wrs_.back().send_flags = IBV_SEND_SIGNALED;  // one completion retires the whole chain
+    pending_wrs_.back().send_flags |= IBV_SEND_SIGNALED;  // one completion retires the whole chain
     send_outstanding_ += count;
     if (wr_id >= chain_lengths_.size()) {
         chain_lengths_.resize(wr_id + 1, 0);

@@ -51,6 +51,10 @@ struct QueueDepths {
     // queue is created this small while the connection still accounts for
     // `send` work requests, so the provider refuses a long post part-way.
     std::uint32_t test_only_qp_send_wr = 0;
+    // Tests only: when nonzero, the inline room asked for (instead of what
+    // the connection wants), e.g. more than any device grants, to drive the
+    // fallback to a queue pair without inline sends.
+    std::uint32_t test_only_inline_bytes = 0;
     // The send queue gets a CQ of its own, so that WakeOn::receives can
     // leave send-side completions silent (the target). With one shared CQ
     // (the initiator, which always waits for everything) a sleep arms one
@@ -89,6 +93,8 @@ public:
     void begin_batch() override { batching_ = true; }
     void end_batch() override;
     std::uint32_t max_send_sge() const noexcept override { return max_sge_; }
+    // SENDs up to this many bytes are posted inline (0: the device gave no room).
+    std::uint32_t max_inline_send() const noexcept { return max_inline_; }
     std::uint32_t max_rdma_read_sge() const noexcept override { return max_sge_; }
 
     rdma_cm_id* cm_id() const noexcept { return cm_id_; }
@@ -120,6 +126,10 @@ private:
     ibv_cq* send_cq() const noexcept { return send_cq_ ? send_cq_.get() : receive_cq_.get(); }
     QueuePair qp_;
     std::uint32_t max_sge_;
+    // SENDs up to this many bytes go inline (IBV_SEND_INLINE): the provider
+    // copies them into the work request, so the device does not fetch them
+    // (one DMA read less per SRP_RSP or SRP_CMD). 0 when the device refused.
+    std::uint32_t max_inline_ = 0;
     std::uint32_t send_depth_;
     std::uint32_t send_outstanding_ = 0;
     // Per chain, indexed by its wr_id (callers use small request indices):

@@ -25,12 +25,17 @@ struct Pair {
     std::shared_ptr<void> owner;
     // Work requests a's own accounting lets into its send queue (0: unbounded).
     std::uint32_t send_depth_a = 0;
+    // SENDs up to this many bytes go inline on a (verbs only; empty: no such notion).
+    std::optional<std::uint32_t> inline_room_a;
 };
 struct PairOptions {
     // a's real send queue holds only a few work requests (kShortSendQueue or
     // the provider's rounding of it) while its accounting allows send_depth_a:
     // a long post is refused part-way by the provider itself.
     bool short_send_queue = false;
+    // a asks for more inline room than any device grants: its queue pair is
+    // created again without inline sends (verbs; the loopback ignores it).
+    bool no_inline_room = false;
 };
 inline constexpr std::uint32_t kShortSendQueue = 4;
 using PairFactory = std::function<Pair(const PairOptions&)>;
@@ -290,6 +295,43 @@ inline std::string failed_chain_reports_at_its_end(const PairFactory& make) {
     return {};
 }
 
+// SENDs below, at and above the inline room (SRP_RSP 36 bytes, with fixed
+// sense 54, an SRP_CMD with one descriptor 64, longer IUs), on a connection
+// that got its inline room and on one whose device refused it: every byte
+// arrives, and a connection that got its room has at least the 64 bytes asked for.
+inline std::string sends_of_every_size(const PairFactory& make) {
+    for (const bool refused : {false, true}) {
+        PairOptions options;
+        options.no_inline_room = refused;
+        Pair p = make(options);
+        const std::string which = refused ? " (inline room refused)" : "";
+        // After a refusal the queue pair was created asking for none; the
+        // provider may still grant some (rxe: the room of its SGE slots).
+        if (p.inline_room_a && !refused && *p.inline_room_a < 64)
+            return "inline room " + std::to_string(*p.inline_room_a) + ", expected at least 64";
+        Buffers m(p);
+        const std::uint32_t sizes[] = {1, 36, 54, 64, 65, 100, 1000, 4096};
+        std::uint64_t id = 100;
+        for (const std::uint32_t size : sizes) {
+            const std::size_t at = std::size_t{id - 100} * 8192;  // each size its own receive range
+            for (std::uint32_t i = 0; i < size; ++i) m.a[8192 + i] = static_cast<std::uint8_t>(size + i * 7);
+            std::memset(m.b.data() + at, 0xee, 4096 + 16);
+            if (!p.b->post_receive(id, m.rb->segment(at, 4096 + 16))) return "post_receive failed" + which;
+            if (!p.a->post_send(id + 1000, m.ra->segment(8192, size))) return "post_send failed" + which;
+            auto sent = wait_for(*p.a, id + 1000);
+            auto received = wait_for(*p.b, id);
+            if (!sent || sent->status != fabric::CompletionStatus::success)
+                return "no successful send completion for " + std::to_string(size) + " bytes" + which;
+            if (!received || received->status != fabric::CompletionStatus::success || received->byte_len != size)
+                return "receive of " + std::to_string(size) + " bytes failed or has the wrong length" + which;
+            if (std::memcmp(m.a.data() + 8192, m.b.data() + at, size) != 0 || m.b[at + size] != 0xee)
+                return "the " + std::to_string(size) + "-byte SEND arrived altered" + which;
+            ++id;
+        }
+    }
+    return {};
+}
+
 struct Check {
     const char* name;
     std::string (*run)(const PairFactory&);
@@ -304,6 +346,7 @@ inline const Check kChecks[] = {
     {"a chain failing in its middle completes once", failed_chain_reports_once},
     {"a post refused part-way reports each chain exactly once", partial_post_reports_each_chain_once},
     {"a failed chain is reported at its end: its wr_id may be reused at once", failed_chain_reports_at_its_end},
+    {"SENDs below, at and above the inline room arrive intact, with and without it", sends_of_every_size},
 };
 
 }  // namespace srp::test::conformance

@@ -19,7 +19,8 @@ Pair loopback_pair(const PairOptions& options) {
     owner->a = std::move(a);
     owner->b = std::move(b);
     if (options.short_send_queue) owner->a->set_send_queue_depth(kShortSendQueue);
-    return Pair{owner->a.get(), owner->da.get(), owner->b.get(), owner->db.get(), owner};
+    // no send depth of its own, no inline room (the loopback copies every SEND)
+    return Pair{owner->a.get(), owner->da.get(), owner->b.get(), owner->db.get(), owner, 0, std::nullopt};
 }
 }  // namespace
 
@@ -43,6 +44,9 @@ TEST_CASE("fabric conformance (loopback): a failed chain is reported at its end"
 }
 TEST_CASE("fabric conformance (loopback): disconnect flushes receives", "[fabric]") {
     CHECK(disconnect_flushes_receives(loopback_pair) == "");
+}
+TEST_CASE("fabric conformance (loopback): SENDs of every size around the inline room", "[fabric]") {
+    CHECK(sends_of_every_size(loopback_pair) == "");
 }
 TEST_CASE("loopback fault: held completions are delivered on release", "[fabric]") {
     Pair p = loopback_pair({});

@@ -50,6 +50,7 @@ Pair verbs_pair(const PairOptions& options) {
     const std::uint8_t hello[8] = {'c', 'o', 'n', 'f', 'o', 'r', 'm', 0};
     rdma::QueueDepths client_depths{64, 64, 4};
     if (options.short_send_queue) client_depths.test_only_qp_send_wr = kShortSendQueue;
+    if (options.no_inline_room) client_depths.test_only_inline_bytes = 1u << 30;
     auto client = rdma::ClientConnection::connect(g_address, port, hello, client_depths,
                                                   std::chrono::milliseconds(5000));
     for (int i = 0; i < 500 && !owner->server; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -61,7 +62,8 @@ Pair verbs_pair(const PairOptions& options) {
     }
     owner->client = std::move(*client);
     return Pair{&owner->client->connection(), &owner->client->domain(), owner->server.get(),
-                &owner->devices->devices().front()->domain(), owner, client_depths.send};
+                &owner->devices->devices().front()->domain(), owner, client_depths.send,
+                owner->client->connection().max_inline_send()};
 }
 
 }  // namespace
