@@ -206,7 +206,7 @@ int run_bench(Session& session, const Options& options, std::ostream& out, std::
     const double bandwidth = static_cast<double>(bytes) / seconds;
     const double p50 = percentile_us(latency, 50), p99 = percentile_us(latency, 99), p999 = percentile_us(latency, 99.9);
     if (options.json) {
-        out << std::fixed << std::setprecision(1) << "{\"mode\":\"" << options.mode << "\",\"block_size\":" << bs
+        out << std::fixed << std::setprecision(1) << "{\"mode\":" << json_string(options.mode) << ",\"block_size\":" << bs
             << ",\"queue_depth\":" << options.queue_depth << ",\"threads\":" << threads
             << ",\"channels\":" << session.channel_count() << ",\"seconds\":" << seconds << ",\"ops\":" << ops
             << ",\"reads\":" << reads << ",\"writes\":" << writes << ",\"errors\":" << errors << ",\"iops\":" << iops

@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "srp_initiator/session.h"
 
@@ -68,6 +69,10 @@ int run_read(Session& session, const Options& options, std::ostream& out, std::o
 int run_write(Session& session, const Options& options, std::ostream& out, std::ostream& err);
 int run_verify(Session& session, const Options& options, std::ostream& out, std::ostream& err);
 int run_bench(Session& session, const Options& options, std::ostream& out, std::ostream& err);
+
+// TEXT as a JSON string literal, quotes included (RFC 8259 section 7:
+// quote, backslash and control characters escaped).
+std::string json_string(std::string_view text);
 
 // Capacity from READ CAPACITY (16): block size and count.
 struct Capacity {

@@ -67,16 +67,38 @@ std::optional<Capacity> read_capacity(Session& session, std::uint16_t lun, std::
     return Capacity{load_be<std::uint64_t>(in.buffer, 0) + 1, load_be<std::uint32_t>(in.buffer, 8)};
 }
 
+std::string json_string(std::string_view text) {
+    std::string quoted = "\"";
+    for (const char c : text) {
+        switch (c) {
+        case '"': quoted += "\\\""; break;
+        case '\\': quoted += "\\\\"; break;
+        case '\n': quoted += "\\n"; break;
+        case '\t': quoted += "\\t"; break;
+        case '\r': quoted += "\\r"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char escaped[8];
+                std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+                quoted += escaped;
+            } else {
+                quoted += c;
+            }
+        }
+    }
+    return quoted + '"';
+}
+
 int run_login(Session& session, const Options& options, std::ostream& out) {
     for (std::size_t i = 0; i < session.channel_count(); ++i) {
         const auto& info = session.login_info(i);
         if (options.json) {
-            out << "{\"channel\":" << i << ",\"path\":\"" << info.description << "\",\"credits\":" << info.credits
+            out << "{\"channel\":" << i << ",\"path\":" << json_string(info.description) << ",\"credits\":" << info.credits
                 << ",\"max_it_iu_len\":" << info.max_it_iu_len << ",\"max_ti_iu_len\":" << info.max_ti_iu_len
                 << ",\"buffer_formats\":" << info.buf_fmt << ",\"rsp_flags\":" << int(info.rsp_flags)
                 << ",\"immediate_data\":" << (info.immediate_data ? "true" : "false")
                 << ",\"memory_windows\":" << (info.memory_windows ? "true" : "false");
-            if (!info.memory_windows_note.empty()) out << ",\"memory_windows_note\":\"" << info.memory_windows_note << "\"";
+            if (!info.memory_windows_note.empty()) out << ",\"memory_windows_note\":" << json_string(info.memory_windows_note);
             out << "}\n";
             continue;
         }

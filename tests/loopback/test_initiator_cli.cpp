@@ -70,6 +70,12 @@ TEST_CASE("cli login --json", "[loopback][cli]") {
     CHECK(c.out.str().find("\"immediate_data\":false") != std::string::npos);
 }
 
+TEST_CASE("cli JSON strings: quote, backslash and control characters escaped", "[cli]") {
+    CHECK(srp::initiator::cli::json_string("rxe0 10.0.2.15:5555") == "\"rxe0 10.0.2.15:5555\"");
+    CHECK(srp::initiator::cli::json_string("a \"quoted\" C:\\path\n\t\x01" "end") == "\"a \\\"quoted\\\" C:\\\\path\\n\\t\\u0001end\"");
+    CHECK(srp::initiator::cli::json_string("") == "\"\"");
+}
+
 TEST_CASE("cli login rejected: the reason in words and exit code 4", "[loopback][cli]") {
     LoopbackServer server;
     std::vector<std::string> args = {"srp_initiator", "login", "--address", "x", "--id-ext", "0000000000000001"};
