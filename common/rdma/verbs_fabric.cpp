@@ -260,7 +260,7 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
         ibv_send_wr wr{};
         wr.opcode = IBV_WR_SEND;
         wr.num_sge = 1;
-        if (send->length <= max_inline_) wr.send_flags = IBV_SEND_INLINE;
+        if (max_inline_ != 0 && send->length <= max_inline_) wr.send_flags = IBV_SEND_INLINE;
         pending_first_sge_.push_back(pending_sges_.size());
         pending_sges_.push_back(ibv_sge{reinterpret_cast<std::uintptr_t>(send->address), send->length, send->lkey});
         pending_wrs_.push_back(wr);

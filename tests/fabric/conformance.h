@@ -298,7 +298,8 @@ inline std::string failed_chain_reports_at_its_end(const PairFactory& make) {
 // SENDs below, at and above the inline room (SRP_RSP 36 bytes, with fixed
 // sense 54, an SRP_CMD with one descriptor 64, longer IUs), on a connection
 // that got its inline room and on one whose device refused it: every byte
-// arrives, and a connection that got its room has at least the 64 bytes asked for.
+// arrives, a connection that got its room has at least the 64 bytes asked
+// for, and SENDs within the room really go inline (their lkey is not used).
 inline std::string sends_of_every_size(const PairFactory& make) {
     for (const bool refused : {false, true}) {
         PairOptions options;
@@ -317,11 +318,19 @@ inline std::string sends_of_every_size(const PairFactory& make) {
             for (std::uint32_t i = 0; i < size; ++i) m.a[8192 + i] = static_cast<std::uint8_t>(size + i * 7);
             std::memset(m.b.data() + at, 0xee, 4096 + 16);
             if (!p.b->post_receive(id, m.rb->segment(at, 4096 + 16))) return "post_receive failed" + which;
-            if (!p.a->post_send(id + 1000, m.ra->segment(8192, size))) return "post_send failed" + which;
+            // The provider copies an inline SEND's bytes itself and never
+            // checks its lkey; a SEND by reference with a wrong lkey fails
+            // (local protection error). So within the room the lkey is
+            // spoiled on purpose: the SEND arrives only if it went inline.
+            const bool inline_send = p.inline_room_a && size <= *p.inline_room_a;
+            fabric::LocalSegment source = m.ra->segment(8192, size);
+            if (inline_send) source.lkey ^= 0x5a5a00;
+            if (!p.a->post_send(id + 1000, source)) return "post_send failed" + which;
             auto sent = wait_for(*p.a, id + 1000);
             auto received = wait_for(*p.b, id);
             if (!sent || sent->status != fabric::CompletionStatus::success)
-                return "no successful send completion for " + std::to_string(size) + " bytes" + which;
+                return "no successful send completion for " + std::to_string(size) + " bytes" + which +
+                       (inline_send ? " (within the inline room, sent with a wrong lkey: it did not go inline)" : "");
             if (!received || received->status != fabric::CompletionStatus::success || received->byte_len != size)
                 return "receive of " + std::to_string(size) + " bytes failed or has the wrong length" + which;
             if (std::memcmp(m.a.data() + 8192, m.b.data() + at, size) != 0 || m.b[at + size] != 0xee)
