@@ -202,9 +202,10 @@ def vm_summary(raw):
             continue
         samples = read_samples(path[:-5] + ".cpu")
         if samples is not None:
-            # the slow set has a baseline per backing (the job name's first word)
-            base = next((b for b in (base_mem_of(os.path.join(raw, f"r{rnd}-{target}-{n}base.mem"))
-                                     for n in (job.split("-")[0] + "-", "")) if b is not None), None)
+            # the slow set has a baseline per backing (the job name's first word), the memory set one per target
+            base = base_mem_of(os.path.join(raw, f"r{rnd}-{target}-{job.split('-')[0]}-base.mem"))
+            if base is None:
+                base = base_mem_of(os.path.join(raw, f"r{rnd}-{target}-base.mem"))
             fig.update(cpu_figures(samples, target, fig.get("bs"), base))
         fig.pop("bs", None)
         label = BENCH_JOB if job == "srp_initiator" else job
