@@ -8,9 +8,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target srp_target
+scripts/build-targets.sh srp_target
 TARGET=$ROOT/build/srp_target/srp_target
 
 has_rdma() { ls /sys/class/infiniband/* >/dev/null 2>&1; }

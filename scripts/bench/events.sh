@@ -9,8 +9,6 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target srp_target
+scripts/build-targets.sh srp_target
 export VMX_ACCEL=${BENCH_ACCEL:-icount} VMX_TIMEOUT=${VMX_TIMEOUT:-900}
 exec scripts/vm/run-in-vm.sh scripts/bench/guest-events.sh "$ROOT" "$ROOT/build" "${1:-nullblk}" "${TRACE_SECONDS:-1}"

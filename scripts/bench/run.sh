@@ -20,9 +20,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target srp_target srp_initiator
+scripts/build-targets.sh srp_target srp_initiator
 GUEST=scripts/bench/guest-bench.sh SET=memory
 if [ "${1:-}" = nullblk ]; then SET=slow; shift; fi
 SECS=${1:-5} ROUNDS=${BENCH_ROUNDS:-2}
