@@ -14,6 +14,9 @@
 # Each function returns non-zero with a message on stderr when it fails.
 
 vm_step() { echo; echo "=== $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
+# Tells the host harness the guest is up and the test has begun (its
+# VMX_READY_TIMEOUT deadline); rxe_up calls it. Outside the harness: nothing.
+vm_ready() { [ -z "${VMX_OUT:-}" ] || : > "$VMX_OUT/ready"; }
 vm_fail() { echo "FAIL: $*" >&2; dmesg 2>/dev/null | tail -25 >&2; return 1; }
 
 # Sets RDMA_DEV, RDMA_NETDEV, RDMA_IP, RDMA_GID0.
@@ -41,6 +44,7 @@ rxe_up() {
 		sleep 0.1
 	done
 	echo "rdma: $RDMA_DEV on $RDMA_NETDEV ip $RDMA_IP gid0 $RDMA_GID0 ($(rdma link show "$RDMA_DEV/1" | grep -o 'state [A-Z]*' | head -1))"
+	vm_ready
 }
 
 LIO_CFG=/sys/kernel/config/target

@@ -14,6 +14,11 @@
 #                               icount: deterministic timing, 1 vCPU (VMX_ICOUNT=shift=3,sleep=off)
 #   VMX_CPUS=2  VMX_MEM=2G      guest size
 #   VMX_TIMEOUT=600             seconds before qemu is killed (exit 124)
+#   VMX_READY_TIMEOUT=          seconds the guest has to report ready (guest-lib's vm_ready, which
+#                               rxe_up calls); a guest that has not by then is killed and booted
+#                               again, once, within what is left of VMX_TIMEOUT. Empty: no deadline.
+#                               For guests that hang in the kernel before the test starts (seen
+#                               once: a hung cryptomgr_test while rdma_rxe loaded crc32).
 #   VMX_CONSOLE=0|1             1: print the guest kernel log (ttyS0) after the run
 #   VMX_KEEP=0|1                1: keep the run dir (console.log, files the guest wrote to $VMX_OUT)
 #   VMX_APPEND=                 extra kernel command line
@@ -137,16 +142,55 @@ for d in "${RW[@]}"; do
 done
 APPEND+=" ${VMX_APPEND:-}"
 
-# stdout of the guest script = ttyS1 = our stdout; kernel log = ttyS0 = console.log
-timeout --foreground -k 5 "$TMO" qemu-system-x86_64 -nodefaults -no-user-config \
-	-machine q35 "${ACC[@]}" -smp "$CPUS" -m "$MEM" \
-	-display none -monitor none -no-reboot \
-	-kernel "$BOOTIMG" -initrd "$INITRD" -append "$APPEND" \
-	-serial "file:$RUNDIR/console.log" -chardev stdio,id=out,signal=off -serial chardev:out \
-	"${FS[@]}" \
-	-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
-	< /dev/null
-qrc=$?
+# One boot: stdout of the guest script = ttyS1 = our stdout; kernel log =
+# ttyS0 = console.log. Sets qrc (qemu's status, 124/137 on timeout) and
+# boot_hung (1 when the ready deadline passed without the guest's ready file).
+boot_guest() {
+	local tmo=$1
+	rm -f "$RUNDIR/ready" "$RUNDIR/exit-status" "$RUNDIR/qemu.pid" "$RUNDIR/boot-hung"
+	timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -nodefaults -no-user-config \
+		-machine q35 "${ACC[@]}" -smp "$CPUS" -m "$MEM" \
+		-display none -monitor none -no-reboot -pidfile "$RUNDIR/qemu.pid" \
+		-kernel "$BOOTIMG" -initrd "$INITRD" -append "$APPEND" \
+		-serial "file:$RUNDIR/console.log" -chardev stdio,id=out,signal=off -serial chardev:out \
+		"${FS[@]}" \
+		-netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+		< /dev/null &
+	local qemu_job=$! watcher=
+	if [ -n "$READY_TMO" ]; then
+		(
+			deadline=$((SECONDS + READY_TMO))
+			while [ $SECONDS -lt $deadline ]; do
+				[ -e "$RUNDIR/ready" ] && exit 0
+				kill -0 "$qemu_job" 2>/dev/null || exit 0
+				sleep 1
+			done
+			[ -e "$RUNDIR/ready" ] && exit 0
+			touch "$RUNDIR/boot-hung"
+			kill "$(cat "$RUNDIR/qemu.pid" 2>/dev/null)" 2>/dev/null
+		) &
+		watcher=$!
+	fi
+	wait "$qemu_job"; qrc=$?
+	[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null; }
+	boot_hung=0; [ -e "$RUNDIR/boot-hung" ] && boot_hung=1
+}
+
+READY_TMO=${VMX_READY_TIMEOUT:-}
+started=$SECONDS
+boot_guest "$TMO"
+if [ "$boot_hung" = 1 ]; then
+	left=$((TMO - (SECONDS - started)))
+	echo "vmx: guest not ready after ${READY_TMO}s (hung before the test began); console tail:" >&2
+	tail -12 "$RUNDIR/console.log" >&2
+	echo "vmx: booting the guest again (once), ${left}s left of VMX_TIMEOUT" >&2
+	mv "$RUNDIR/console.log" "$RUNDIR/console-hung.log"
+	boot_guest "$left"
+	if [ "$boot_hung" = 1 ]; then
+		echo "vmx: guest not ready after ${READY_TMO}s again; giving up; console tail:" >&2
+		tail -20 "$RUNDIR/console.log" >&2; exit 124
+	fi
+fi
 if [ "${VMX_CONSOLE:-0}" = 1 ]; then echo "----- guest console -----" >&2; cat "$RUNDIR/console.log" >&2; fi
 if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
 	echo "vmx: TIMEOUT after ${TMO}s; console tail:" >&2; tail -20 "$RUNDIR/console.log" >&2; exit 124

@@ -4,6 +4,9 @@
 # are root; otherwise boots the test guest (run-in-vm.sh) with soft-RoCE.
 # Says which it used. SRP_RDMA_MODE=native|vm forces a choice.
 # The build directory (SRP_BUILD_DIR, default ./build) is shared read-write.
+# A guest that has not brought RDMA up (guest-lib's rxe_up -> vm_ready)
+# within VMX_READY_TIMEOUT (default 120 s; boot and rxe take 10-20 s) hung in
+# its kernel before the test began: it is booted again, once.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT=$1; shift
@@ -19,4 +22,5 @@ fi
 echo "rdma-test: no RDMA device here; running in a QEMU guest (stock Debian kernel, soft-RoCE)"
 BUILD=${SRP_BUILD_DIR:-$PWD/build}
 mkdir -p "$BUILD"
+export VMX_READY_TIMEOUT=${VMX_READY_TIMEOUT-120}
 exec "$HERE/run-in-vm.sh" --rwdir "$BUILD" "$SCRIPT" "$@"

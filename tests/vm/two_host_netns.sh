@@ -116,6 +116,7 @@ ip route get $T_IP from $I_IP iif vethT | grep -q "^local" || { ip route get $T_
 ip route get $I_IP from $T_IP iif vethI | grep -q "^local" || { ip route get $I_IP from $T_IP iif vethI; fail "arrival at vethI"; }
 ok "routes: to $T_IP out of vethI, to $I_IP out of vethT, arrivals delivered locally"
 rdma link add rxeT type rxe netdev vethT && rdma link add rxeI type rxe netdev vethI || fail "rdma link add"
+vm_ready
 for _ in $(seq 50); do
 	[ "$(rdma link show | grep -c 'state ACTIVE')" -ge 2 ] && break
 	sleep 0.1
