@@ -125,7 +125,8 @@ public:
     virtual void disconnect() = 0;
 
     // Batching: between begin_batch() and end_batch() sends may be held and
-    // posted together (one doorbell). Completions are unchanged. Default: none.
+    // posted together (one doorbell). Completions are unchanged. Batches
+    // nest: only the outermost end_batch() posts. Default: none.
     virtual void begin_batch() {}
     virtual void end_batch() {}
 

@@ -296,13 +296,12 @@ PostResult LoopbackConnection::send_locked(std::uint64_t wr_id, LocalSegment iu)
 }
 
 void LoopbackConnection::begin_batch() {
-    batching_ = true;
-    batched_sends_ = 0;
+    if (batch_depth_++ == 0) batched_sends_ = 0;
 }
 
 void LoopbackConnection::end_batch() {
-    batching_ = false;
-    if (batched_sends_ != 0) ++doorbells_;
+    if (batch_depth_ > 0 && --batch_depth_ > 0) return;
+    if (batched_sends_ != 0) count_doorbell();
     batched_sends_ = 0;
 }
 
@@ -349,6 +348,7 @@ bool LoopbackConnection::cut_locked(std::uint64_t wr_id, std::span<const RdmaOp>
 }
 
 PostResult LoopbackConnection::post_rdma_read(std::uint64_t wr_id, std::span<const RdmaOp> ops) {
+    ring_doorbell();
     std::lock_guard lock(shared_->mutex);
     // Nothing to post would never complete: refuse it, as the verbs fabric does.
     if (ops.empty()) return std::unexpected(PostError::empty_chain);
@@ -367,6 +367,7 @@ PostResult LoopbackConnection::post_rdma_read(std::uint64_t wr_id, std::span<con
 
 PostResult LoopbackConnection::post_rdma_write_then_send(std::uint64_t wr_id, std::span<const RdmaOp> ops,
                                                          LocalSegment iu) {
+    ring_doorbell();
     std::lock_guard lock(shared_->mutex);
     for (const auto& op : ops)
         if (op.local.size() > max_send_sge()) return std::unexpected(PostError::too_many_segments);

@@ -6,6 +6,7 @@
 
 #include <sys/eventfd.h>
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -139,6 +140,9 @@ public:
     void begin_batch() override;
     void end_batch() override;
     std::size_t doorbells() const;
+    // Also counts this end's doorbells into tally, which any thread may read
+    // (the end itself belongs to the thread that drives it).
+    void tally_doorbells(std::shared_ptr<std::atomic<std::size_t>> tally) { tally_ = std::move(tally); }
 
 private:
     PostResult send_locked(std::uint64_t wr_id, LocalSegment iu);
@@ -149,10 +153,15 @@ private:
 
     std::shared_ptr<Shared> shared_;
     int side_;
-    bool batching_ = false;           // driven by one thread, like the connection
+    std::uint32_t batch_depth_ = 0;   // nested begin_batch(); driven by one thread, like the connection
     std::size_t batched_sends_ = 0;   // sends since begin_batch()
     std::size_t doorbells_ = 0;
-    void ring_doorbell() { if (batching_) ++batched_sends_; else ++doorbells_; }
+    std::shared_ptr<std::atomic<std::size_t>> tally_;
+    void count_doorbell() {
+        ++doorbells_;
+        if (tally_) tally_->fetch_add(1, std::memory_order_relaxed);
+    }
+    void ring_doorbell() { if (batch_depth_ > 0) ++batched_sends_; else count_doorbell(); }
 };
 
 }  // namespace srp::fabric

@@ -281,12 +281,12 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
     }
     chain_lengths_[wr_id] = count;
     chain_failed_[wr_id] = 0;
-    if (!batching_) flush_pending();
+    if (batch_depth_ == 0) flush_pending();
     return {};
 }
 
 void VerbsConnection::end_batch() {
-    batching_ = false;
+    if (batch_depth_ > 0 && --batch_depth_ > 0) return;
     flush_pending();
 }
 

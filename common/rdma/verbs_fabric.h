@@ -90,7 +90,7 @@ public:
     std::size_t poll(std::span<fabric::Completion> out) override;
     void request_notification(fabric::WakeOn wake_on) override;
     void disconnect() override;
-    void begin_batch() override { batching_ = true; }
+    void begin_batch() override { ++batch_depth_; }
     void end_batch() override;
     std::uint32_t max_send_sge() const noexcept override { return max_sge_; }
     // SENDs up to this many bytes are posted inline (0: the device gave no room).
@@ -152,7 +152,7 @@ private:
     };
     std::vector<PendingRkey> pending_rkeys_;
     std::vector<fabric::Completion> synthetic_;   // chains whose post failed: reported as flushed
-    bool batching_ = false;
+    std::uint32_t batch_depth_ = 0;  // nested begin_batch() calls; posts wait while > 0
     // A CQ notification is requested and not yet delivered (arming is a system call).
     bool send_armed_ = false;
     bool receive_armed_ = false;

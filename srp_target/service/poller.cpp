@@ -85,6 +85,13 @@ void Poller::run() {
                 notifiers_applied_.notify_all();
             }
         }
+        // Everything this pass posts, on each channel, leaves with one
+        // doorbell at its end: the responses of storage completions (reap)
+        // and of the channels' own completions together. On rxe a doorbell
+        // is a system call that runs the requester and wakes the peer's
+        // softirq thread; posting each reaped response on its own cost 16%
+        // of 4k randread IOPS at QD32 on a 1 ms null_blk (icount).
+        for (auto& channel : channels_st_) channel->connection().begin_batch();
         std::size_t work = medium_queue_.reap();  // storage completions continue their commands
         for (auto& channel : channels_st_) {
             try {
@@ -97,6 +104,7 @@ void Poller::run() {
             }
         }
         medium_queue_.flush_submissions();  // this pass's medium steps: one io_uring_enter
+        for (auto& channel : channels_st_) channel->connection().end_batch();  // its sends: one doorbell
         // Destroy channels whose every work request has completed.
         for (auto it = channels_st_.begin(); it != channels_st_.end();) {
             if ((*it)->drained()) {

@@ -13,9 +13,10 @@ class LoopbackIncomingLogin : public target::IncomingLogin {
 public:
     LoopbackIncomingLogin(std::span<const std::uint8_t> login, std::string source, LoginFaults faults,
                           std::shared_ptr<fabric::LoopbackDomain> target_domain,
-                          std::shared_ptr<fabric::LoopbackNotifier> target_notifier)
+                          std::shared_ptr<fabric::LoopbackNotifier> target_notifier,
+                          std::shared_ptr<std::atomic<std::size_t>> target_doorbells)
         : login_(login), source_(std::move(source)), faults_(faults), target_domain_(std::move(target_domain)),
-          target_notifier_(std::move(target_notifier)) {}
+          target_notifier_(std::move(target_notifier)), target_doorbells_(std::move(target_doorbells)) {}
 
     std::span<const std::uint8_t> private_data() const override { return login_; }
     std::string source_address() const override { return source_; }
@@ -28,6 +29,7 @@ public:
         auto [target_end, initiator_end] =
             fabric::make_loopback_pair(target_domain_, target_notifier_, initiator_domain, initiator_notifier);
         initiator_connection = std::move(initiator_end);
+        target_end->tally_doorbells(target_doorbells_);
         if (faults_.refuse_receives) target_end->refuse_receives(true);
         if (faults_.fail_registration_after) target_domain_->fail_registrations_after(faults_.fail_registration_after);
         return std::move(target_end);  // a structured binding is not implicitly moved (clang)
@@ -54,6 +56,7 @@ private:
     LoginFaults faults_;
     std::shared_ptr<fabric::LoopbackDomain> target_domain_;
     std::shared_ptr<fabric::LoopbackNotifier> target_notifier_;
+    std::shared_ptr<std::atomic<std::size_t>> target_doorbells_;
 };
 
 }  // namespace
@@ -86,7 +89,8 @@ initiator::Connector LoopbackServer::connector(std::string source) {
                -> std::expected<initiator::ConnectedChannel, initiator::LoginFailure> {
         std::lock_guard lock(login_mutex_);
         const std::vector<std::uint8_t> login = connect.login(initiator_gid);  // outlives the acceptor's use
-        auto request = std::make_shared<LoopbackIncomingLogin>(login, source, faults, target_domain_, notifier_);
+        auto request = std::make_shared<LoopbackIncomingLogin>(login, source, faults, target_domain_, notifier_,
+                                                               target_doorbells_);
         acceptor_->on_connect_request(*request, policy, backstores_);
         if (request->accepted.empty()) {
             std::optional<std::uint32_t> reason;

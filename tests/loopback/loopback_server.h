@@ -51,6 +51,8 @@ public:
     void set_notifiers(std::vector<fabric::Notifier*> notifiers) { poller_->set_notifiers(std::move(notifiers)); }
     fabric::Notifier* notifier() { return notifier_.get(); }
     const target::SessionRegistry& registry() const { return registry_; }
+    // Doorbells (send posts) of every target-side connection so far.
+    std::size_t target_doorbells() const { return target_doorbells_->load(std::memory_order_relaxed); }
 
 private:
     TempDir dir_;
@@ -62,7 +64,8 @@ private:
     std::shared_ptr<fabric::LoopbackNotifier> notifier_ = std::make_shared<fabric::LoopbackNotifier>();
     std::unique_ptr<target::Poller> poller_;
     std::unique_ptr<target::ChannelAcceptor> acceptor_;
-    std::mutex login_mutex_;  // logins arrive one at a time, as on the daemon's CM thread
+    std::mutex login_mutex_;
+    std::shared_ptr<std::atomic<std::size_t>> target_doorbells_ = std::make_shared<std::atomic<std::size_t>>(0);  // logins arrive one at a time, as on the daemon's CM thread
 };
 
 }  // namespace srp::test
