@@ -1,17 +1,18 @@
 #!/bin/bash
 # Guest side of scripts/bench/events.sh: where the guest's CPU goes per I/O,
 # counted, not sampled (under icount perf's samples land only in the idle
-# loop). For each target (ours, LIO) it runs fio 4k randread QD32 through the
+# loop). For each target (ours, LIO) it runs fio 4k random I/O QD32 through the
 # kernel ib_srp on one backing and, for some seconds of its steady state,
 # records scheduler, softirq, system call and block events and kprobes on
 # rxe's data path; then prints per I/O (I/Os = requests issued to the SRP
 # disk): context switches by (from, to), wake-ups by (waker, wakee),
 # softirqs by (context, vector), system calls by (process, number), and the
 # rxe counts (packets sent, MR copies, CQEs posted).
-# usage: guest-events.sh <repo root> <build dir> <backing: nullblk|memory> [seconds traced, default 1]
+# usage: guest-events.sh <repo root> <build dir> <backing: nullblk|memory> [seconds traced, default 1] [randread|randwrite]
 set -u
 source "$1/scripts/vm/guest-lib.sh"
-BUILD=$2 BACKING=$3 TRACE_SECONDS=${4:-1}
+BUILD=$2 BACKING=$3 TRACE_SECONDS=${4:-1} RW=${5:-randread}
+case $RW in randread|randwrite) ;; *) vm_fail "the fio job: randread or randwrite, not $RW"; exit 1 ;; esac
 TR=/sys/kernel/tracing
 rxe_up > /dev/null || exit 1
 GUID=$(tr -d : < "/sys/class/infiniband/$RDMA_DEV/node_guid")
@@ -36,7 +37,7 @@ EVENTS+=" $(for f in $KPROBES; do printf 'kprobes/k_%s ' "$f"; done)"
 
 srp_initiator_load > /dev/null || exit 1
 measure() {  # name device
-	fio --name=j --filename="$2" --rw=randread --bs=4k --iodepth=32 --ioengine=libaio --direct=1 --runtime=60 \
+	fio --name=j --filename="$2" --rw=$RW --bs=4k --iodepth=32 --ioengine=libaio --direct=1 --runtime=60 \
 		--time_based --output-format=json > /dev/null 2>&1 &
 	local fio=$! e
 	sleep 6  # past fio's start (exec from the 9p root) into its steady state
@@ -46,7 +47,7 @@ measure() {  # name device
 	for e in $EVENTS; do echo 0 > "$TR/events/$e/enable"; done
 	cp $TR/trace "/tmp/$1.trace"
 	kill -INT $fio; wait $fio
-	echo "=== $1 ($BACKING, 4k randread QD32, ${TRACE_SECONDS}s traced)"
+	echo "=== $1 ($BACKING, 4k $RW QD32, ${TRACE_SECONDS}s traced)"
 	python3 - "/tmp/$1.trace" "$(stat -c %t:%T "$(readlink -f "$2")")" <<'PY'
 import collections, re, sys
 path = sys.argv[1]

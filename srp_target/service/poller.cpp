@@ -1,5 +1,6 @@
 #include "srp_target/service/poller.h"
 
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -73,6 +74,7 @@ void Poller::wake() noexcept {
 
 void Poller::run() {
     int idle_spins = 0;
+    int idle_yields = 0;
     while (!stopping_.load(std::memory_order_acquire)) {
         {
             std::lock_guard lock(inbox_mutex_);
@@ -116,11 +118,23 @@ void Poller::run() {
             }
         }
         if (work > 0) {
-            idle_spins = 0;
+            idle_spins = idle_yields = 0;
             continue;
         }
         if (++idle_spins < idle_spins_before_sleep()) continue;
-        idle_spins = 0;
+        // Storage completions are due: on a single CPU, let whoever else is
+        // runnable (the initiator, the softirq thread) go first, then look
+        // again before paying for a sleep (arming, poll and reading the
+        // event: three system calls). Measured in the icount guest, 1 ms
+        // null_blk, 4k randwrite QD32: +3.2% IOPS (1170 -> 1208), reads and
+        // QD1 unchanged. Not without storage in flight: on a memory LUN
+        // the yields cost 1.7% of randwrite IOPS.
+        if (idle_yields < idle_yields_before_sleep() && medium_queue_.in_flight() > 0) {
+            ++idle_yields;
+            ::sched_yield();
+            continue;
+        }
+        idle_spins = idle_yields = 0;
         sleep_until_work();
     }
     // Medium steps write into the channels' bounce memory: let them finish
@@ -150,6 +164,11 @@ void Poller::run() {
 int Poller::idle_spins_before_sleep() noexcept {
     static const int spins = std::thread::hardware_concurrency() > 1 ? 64 : 0;
     return spins;
+}
+
+int Poller::idle_yields_before_sleep() noexcept {
+    static const int yields = std::thread::hardware_concurrency() > 1 ? 0 : 3;
+    return yields;
 }
 
 void Poller::sleep_until_work() {

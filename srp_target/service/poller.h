@@ -58,6 +58,9 @@ private:
     // Idle polls before sleeping. On a single CPU spinning only delays the
     // kernel work (rxe, the initiator) that would produce the next completion.
     static int idle_spins_before_sleep() noexcept;
+    // Yields (sched_yield) before sleeping while medium steps are in flight,
+    // on a single CPU only, where spinning is 0 (see run()).
+    static int idle_yields_before_sleep() noexcept;
     static constexpr int kSleepTimeoutMs = 200;
     // How long stop() waits for medium steps still in flight.
     static constexpr std::chrono::seconds kMediumDrainTimeout{30};
