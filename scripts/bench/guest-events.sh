@@ -4,8 +4,8 @@
 # loop). For each target (ours, LIO) it runs fio 4k random I/O QD32 through the
 # kernel ib_srp on one backing and, for some seconds of its steady state,
 # records scheduler, softirq, system call and block events and kprobes on
-# rxe's data path; then prints per I/O (I/Os = requests issued to the SRP
-# disk): context switches by (from, to), wake-ups by (waker, wakee),
+# rxe's data path; then prints per I/O (I/Os = requests the SRP disk
+# completed while tracing): context switches by (from, to), wake-ups by (waker, wakee),
 # softirqs by (context, vector), system calls by (process, number), and the
 # rxe counts (packets sent, MR copies, CQEs posted).
 # usage: guest-events.sh <repo root> <build dir> <backing: nullblk|memory> [seconds traced, default 1] [randread|randwrite]
@@ -32,7 +32,7 @@ echo 16384 > $TR/buffer_size_kb
 # rxe's data path: packets sent, MR copies (one per payload segment), CQEs
 KPROBES="rxe_xmit_packet rxe_mr_copy rxe_cq_post"
 for f in $KPROBES; do echo "p:k_$f $f" >> $TR/kprobe_events || { vm_fail "kprobe $f"; exit 1; }; done
-EVENTS="sched/sched_switch sched/sched_wakeup irq/softirq_entry raw_syscalls/sys_enter block/block_rq_issue"
+EVENTS="sched/sched_switch sched/sched_wakeup irq/softirq_entry raw_syscalls/sys_enter block/block_rq_complete"
 EVENTS+=" $(for f in $KPROBES; do printf 'kprobes/k_%s ' "$f"; done)"
 
 srp_initiator_load > /dev/null || exit 1
@@ -71,13 +71,13 @@ for line in open(path):
         counts["softirq"][re.search(r"action=(\w+)", rest).group(1) + " in " + comm] += 1
     elif event == "sys_enter":
         counts["syscall"][comm + " NR " + re.search(r"NR (\d+)", rest).group(1)] += 1
-    elif event == "block_rq_issue":
+    elif event == "block_rq_complete":
         ios += rest.startswith(srp_disk)
     elif event.startswith("k_"):
         counts["rxe"][event[2:]] += 1
 if ios == 0:
-    sys.exit("no I/O issued to the SRP disk while tracing")
-print(f"I/Os issued to the SRP disk: {ios}")
+    sys.exit("no I/O completed by the SRP disk while tracing")
+print(f"I/Os completed by the SRP disk: {ios}")
 for kind, c in counts.items():
     print(f"-- {kind}: {sum(c.values()) / ios:.2f} per I/O")
     for key, n in c.most_common(8):
