@@ -126,12 +126,28 @@ public:
 
     // Batching: between begin_batch() and end_batch() sends may be held and
     // posted together (one doorbell). Completions are unchanged. Batches
-    // nest: only the outermost end_batch() posts. Default: none.
+    // nest: only the outermost end_batch() posts, so a batch left open holds
+    // the connection's sends for good (SendBatch closes it on every path).
+    // end_batch() does not throw: a post that fails is reported as flushed
+    // completions. Default: none.
     virtual void begin_batch() {}
-    virtual void end_batch() {}
+    virtual void end_batch() noexcept {}
 
     virtual std::uint32_t max_send_sge() const noexcept = 0;
     virtual std::uint32_t max_rdma_read_sge() const noexcept = 0;
+};
+
+// One batch of a connection's sends (Connection::begin_batch) for a scope:
+// ends it however the scope is left, an exception included.
+class SendBatch {
+public:
+    explicit SendBatch(Connection& connection) : connection_(connection) { connection_.begin_batch(); }
+    ~SendBatch() { connection_.end_batch(); }
+    SendBatch(const SendBatch&) = delete;
+    SendBatch& operator=(const SendBatch&) = delete;
+
+private:
+    Connection& connection_;
 };
 
 // A registration of local memory; deregisters on destruction.

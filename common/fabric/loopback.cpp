@@ -299,7 +299,7 @@ void LoopbackConnection::begin_batch() {
     if (batch_depth_++ == 0) batched_sends_ = 0;
 }
 
-void LoopbackConnection::end_batch() {
+void LoopbackConnection::end_batch() noexcept {
     if (batch_depth_ > 0 && --batch_depth_ > 0) return;
     if (batched_sends_ != 0) count_doorbell();
     batched_sends_ = 0;

@@ -138,7 +138,7 @@ public:
     // Batching: sends still go out at once, but a batch counts as one
     // doorbell (one ibv_post_send on verbs), as every send outside a batch does.
     void begin_batch() override;
-    void end_batch() override;
+    void end_batch() noexcept override;
     std::size_t doorbells() const;
     // Also counts this end's doorbells into tally, which any thread may read
     // (the end itself belongs to the thread that drives it).

@@ -145,6 +145,9 @@ VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNoti
     max_sge_ = std::min<std::uint32_t>(depths.max_sge, static_cast<std::uint32_t>(std::min(attr.max_sge, attr.max_sge_rd)));
     send_depth_ = std::min<std::uint32_t>(depths.send, static_cast<std::uint32_t>(attr.max_qp_wr));
     const std::uint32_t receive_depth = std::min<std::uint32_t>(depths.receive, static_cast<std::uint32_t>(attr.max_qp_wr));
+    // A refused post reports each of its chains as flushed from end_batch(),
+    // which must not throw: room for every chain the send queue can hold.
+    synthetic_.reserve(send_depth_);
     if (depths.separate_send_cq) {
         send_cq_ =
             create_cq(domain.context(), std::min(static_cast<int>(send_depth_), attr.max_cqe), notifier.channel(), 0);
@@ -285,7 +288,7 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
     return {};
 }
 
-void VerbsConnection::end_batch() {
+void VerbsConnection::end_batch() noexcept {
     if (batch_depth_ > 0 && --batch_depth_ > 0) return;
     flush_pending();
 }

@@ -91,7 +91,7 @@ public:
     void request_notification(fabric::WakeOn wake_on) override;
     void disconnect() override;
     void begin_batch() override { ++batch_depth_; }
-    void end_batch() override;
+    void end_batch() noexcept override;
     std::uint32_t max_send_sge() const noexcept override { return max_sge_; }
     // SENDs up to this many bytes are posted inline (0: the device gave no room).
     std::uint32_t max_inline_send() const noexcept { return max_inline_; }

@@ -143,23 +143,23 @@ std::size_t Channel::poll() {
     poll_task_management();
     Completion completions[kPollBatch];
     const std::size_t n = connection_->poll(completions);
-    // Everything this pass posts leaves with one doorbell at the end.
-    connection_->begin_batch();
-    for (std::size_t i = 0; i < n; ++i) {
-        const Completion& c = completions[i];
-        if (c.wr_id & kReceiveTag) {
-            on_receive(static_cast<std::uint32_t>(c.wr_id & ~kReceiveTag), c);
-        } else if (c.wr_id < requests_.size()) {
-            on_chain_done(requests_[c.wr_id], c);
+    {  // everything this pass posts leaves with one doorbell at the end of this block
+        fabric::SendBatch batch(*connection_);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Completion& c = completions[i];
+            if (c.wr_id & kReceiveTag) {
+                on_receive(static_cast<std::uint32_t>(c.wr_id & ~kReceiveTag), c);
+            } else if (c.wr_id < requests_.size()) {
+                on_chain_done(requests_[c.wr_id], c);
+            }
         }
+        if (!closing_) {
+            retry_blocked();
+            run_deferred();
+        }
+        poll_task_management();  // TMFs whose last victim drained in this pass
+        if (logging_out_ && !closing_) continue_logout();
     }
-    if (!closing_) {
-        retry_blocked();
-        run_deferred();
-    }
-    poll_task_management();  // TMFs whose last victim drained in this pass
-    if (logging_out_ && !closing_) continue_logout();
-    connection_->end_batch();
     // A command waiting for a range lock keeps the poller awake: the lock is
     // retried every pass, never slept on.
     return n + (blocked_.empty() || closing_ ? 0 : 1);

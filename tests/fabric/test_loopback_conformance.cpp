@@ -73,3 +73,35 @@ TEST_CASE("loopback fault: injected remote access error", "[fabric]") {
     CHECK(done->status == fabric::CompletionStatus::remote_access_error);
     CHECK_FALSE(a->connected());
 }
+
+TEST_CASE("loopback batches nest: one doorbell at the outermost end, and SendBatch ends its batch on an exception",
+          "[fabric]") {
+    auto da = std::make_shared<fabric::LoopbackDomain>(), db = std::make_shared<fabric::LoopbackDomain>();
+    auto [a, b] = fabric::make_loopback_pair(da, nullptr, db, nullptr);
+    std::vector<std::uint8_t> out(64, 0x5a), in(64 * 8);
+    auto out_mr = *da->register_memory(out, false);
+    auto in_mr = *db->register_memory(in, false);
+    for (std::uint32_t i = 0; i < 8; ++i) REQUIRE(b->post_receive(i, in_mr->segment(std::size_t{i} * 64, 64)));
+    const auto iu = out_mr->segment(0, 64);
+
+    a->begin_batch();
+    {
+        fabric::SendBatch inner(*a);
+        REQUIRE(a->post_send(1, iu));
+        REQUIRE(a->post_send(2, iu));
+    }
+    CHECK(a->doorbells() == 0);  // the inner end posts nothing: the outer batch is open
+    REQUIRE(a->post_send(3, iu));
+    a->end_batch();
+    CHECK(a->doorbells() == 1);  // three sends, one doorbell
+
+    try {
+        fabric::SendBatch batch(*a);
+        REQUIRE(a->post_send(4, iu));
+        throw std::runtime_error("a channel's pass fails half-way");
+    } catch (const std::runtime_error&) {
+    }
+    CHECK(a->doorbells() == 2);  // the batch ended as the exception left its scope
+    REQUIRE(a->post_send(5, iu));
+    CHECK(a->doorbells() == 3);  // and nothing is left open: the next send rings at once
+}
