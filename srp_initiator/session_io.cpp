@@ -185,8 +185,16 @@ std::size_t Session::poll_pass(Channel& ch) {
     if (ch.dead) return 0;
     const std::size_t before = ch.finished;
     // Whatever the completions trigger (callbacks resubmitting, CRED_RSP,
-    // task management) leaves in one post: one doorbell per pass.
+    // task management) leaves in one post: one doorbell per pass. Ended on
+    // every way out, a throwing user callback included: a batch left open
+    // would hold this channel's posts until its commands time out.
+    struct PassBatch {
+        Session& session;
+        Channel& channel;
+        ~PassBatch() { session.end_batch(channel); }
+    };
     begin_batch(ch);
+    const PassBatch batch{*this, ch};
     fabric::Completion c[32];
     const std::size_t n = ch.link.connection->poll(c);
     for (std::size_t i = 0; i < n; ++i) handle_completion(ch, c[i]);
@@ -198,7 +206,6 @@ std::size_t Session::poll_pass(Channel& ch) {
             fail_channel(ch, "the target disconnected");
     }
     check_timeouts(ch);
-    end_batch(ch);
     return ch.finished - before;
 }
 

@@ -145,9 +145,6 @@ VerbsConnection::VerbsConnection(BorrowedCmId id, VerbsDomain& domain, VerbsNoti
     max_sge_ = std::min<std::uint32_t>(depths.max_sge, static_cast<std::uint32_t>(std::min(attr.max_sge, attr.max_sge_rd)));
     send_depth_ = std::min<std::uint32_t>(depths.send, static_cast<std::uint32_t>(attr.max_qp_wr));
     const std::uint32_t receive_depth = std::min<std::uint32_t>(depths.receive, static_cast<std::uint32_t>(attr.max_qp_wr));
-    // A refused post reports each of its chains as flushed from end_batch(),
-    // which must not throw: room for every chain the send queue can hold.
-    synthetic_.reserve(send_depth_);
     if (depths.separate_send_cq) {
         send_cq_ =
             create_cq(domain.context(), std::min(static_cast<int>(send_depth_), attr.max_cqe), notifier.channel(), 0);
@@ -281,6 +278,10 @@ fabric::PostResult VerbsConnection::post_chain(std::uint64_t wr_id, std::span<co
     if (wr_id >= chain_lengths_.size()) {
         chain_lengths_.resize(wr_id + 1, 0);
         chain_failed_.resize(wr_id + 1, 0);
+        // A refused post reports its chains as flushed from end_batch(),
+        // which must not throw. Owners reuse a wr_id only after its
+        // completion, so at most one report per wr_id waits in synthetic_.
+        synthetic_.reserve(chain_lengths_.size());
     }
     chain_lengths_[wr_id] = count;
     chain_failed_[wr_id] = 0;

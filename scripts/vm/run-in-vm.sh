@@ -165,9 +165,14 @@ boot_guest() {
 				kill -0 "$qemu_job" 2>/dev/null || exit 0
 				sleep 1
 			done
+			# Ended meanwhile (its own status stands), or ready after all.
 			[ -e "$RUNDIR/ready" ] && exit 0
+			kill -0 "$qemu_job" 2>/dev/null || exit 0
 			touch "$RUNDIR/boot-hung"
-			kill "$(cat "$RUNDIR/qemu.pid" 2>/dev/null)" 2>/dev/null
+			# timeout passes SIGTERM on to qemu; SIGKILL if it lingers.
+			kill "$qemu_job" 2>/dev/null || exit 0
+			for _ in $(seq 10); do kill -0 "$qemu_job" 2>/dev/null || exit 0; sleep 1; done
+			kill -KILL "$(cat "$RUNDIR/qemu.pid" 2>/dev/null)" 2>/dev/null
 		) &
 		watcher=$!
 	fi
@@ -177,23 +182,30 @@ boot_guest() {
 }
 
 READY_TMO=${VMX_READY_TIMEOUT:-}
+case "$TMO:$READY_TMO" in
+*[!0-9:]*) echo "vmx: VMX_TIMEOUT ($TMO) and VMX_READY_TIMEOUT ($READY_TMO) are whole seconds" >&2; exit 125 ;;
+esac
 started=$SECONDS
 boot_guest "$TMO"
-if [ "$boot_hung" = 1 ]; then
+if [ "$boot_hung" = 1 ] && [ ! -s "$RUNDIR/exit-status" ]; then
 	left=$((TMO - (SECONDS - started)))
 	echo "vmx: guest not ready after ${READY_TMO}s (hung before the test began); console tail:" >&2
 	tail -12 "$RUNDIR/console.log" >&2
+	# A second boot needs at least the ready deadline again, and then time to run.
+	if [ "$left" -le $((2 * READY_TMO)) ]; then
+		echo "vmx: only ${left}s left of VMX_TIMEOUT=${TMO}s: not booting again" >&2; exit 124
+	fi
 	echo "vmx: booting the guest again (once), ${left}s left of VMX_TIMEOUT" >&2
 	mv "$RUNDIR/console.log" "$RUNDIR/console-hung.log"
 	boot_guest "$left"
-	if [ "$boot_hung" = 1 ]; then
+	if [ "$boot_hung" = 1 ] && [ ! -s "$RUNDIR/exit-status" ]; then
 		echo "vmx: guest not ready after ${READY_TMO}s again; giving up; console tail:" >&2
 		tail -20 "$RUNDIR/console.log" >&2; exit 124
 	fi
 fi
 if [ "${VMX_CONSOLE:-0}" = 1 ]; then echo "----- guest console -----" >&2; cat "$RUNDIR/console.log" >&2; fi
 if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
-	echo "vmx: TIMEOUT after ${TMO}s; console tail:" >&2; tail -20 "$RUNDIR/console.log" >&2; exit 124
+	echo "vmx: TIMEOUT after $((SECONDS - started))s (VMX_TIMEOUT=${TMO}s); console tail:" >&2; tail -20 "$RUNDIR/console.log" >&2; exit 124
 fi
 if [ ! -s "$RUNDIR/exit-status" ]; then
 	echo "vmx: guest gave no exit status (qemu rc=$qrc); console tail:" >&2; tail -30 "$RUNDIR/console.log" >&2; exit 125

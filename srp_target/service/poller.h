@@ -53,6 +53,9 @@ public:
 
 private:
     void run();
+    // One pass over the storage completions and every channel; returns the
+    // work it found (completions handled).
+    std::size_t pass();
     void sleep_until_work();
 
     // Idle polls before sleeping. On a single CPU spinning only delays the

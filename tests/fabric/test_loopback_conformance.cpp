@@ -1,6 +1,8 @@
 // The fabric conformance suite on the in-memory loopback implementation.
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+
 #include "common/fabric/loopback.h"
 #include "tests/fabric/conformance.h"
 

@@ -41,6 +41,7 @@ public:
     // The initiator's port GID as its logins see it (ib_srp builds the port id from it).
     initiator::PortGid initiator_gid{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x00, 0x01};
     std::span<std::uint8_t> medium() { return unit_->backstore().bytes(); }
+    bool lun_is_memory() const { return unit_->backstore().is_memory(); }
     std::string lun_path() const { return dir_.file("lun0"); }
     std::size_t channels() const { return poller_->channel_count(); }
     std::size_t open_channels() const { return acceptor_->open_channels(); }
@@ -64,8 +65,8 @@ private:
     std::shared_ptr<fabric::LoopbackNotifier> notifier_ = std::make_shared<fabric::LoopbackNotifier>();
     std::unique_ptr<target::Poller> poller_;
     std::unique_ptr<target::ChannelAcceptor> acceptor_;
-    std::mutex login_mutex_;
-    std::shared_ptr<std::atomic<std::size_t>> target_doorbells_ = std::make_shared<std::atomic<std::size_t>>(0);  // logins arrive one at a time, as on the daemon's CM thread
+    std::mutex login_mutex_;  // logins arrive one at a time, as on the daemon's CM thread
+    std::shared_ptr<std::atomic<std::size_t>> target_doorbells_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 }  // namespace srp::test
