@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -341,6 +342,45 @@ inline std::string sends_of_every_size(const PairFactory& make) {
     return {};
 }
 
+// Batches nest: only the outermost end posts (one doorbell), and a
+// SendBatch left by an exception still posts what it held. A batch left
+// open would hold every later post of the connection. Verbs only: the
+// loopback delivers sends at once and counts doorbells instead
+// (test_loopback_conformance.cpp checks those).
+inline std::string nested_batches_post_at_the_outermost_end(const PairFactory& make) {
+    Pair p = make({});
+    Buffers m(p);
+    for (std::uint64_t i = 0; i < 3; ++i)
+        if (!p.b->post_receive(10 + i, m.rb->segment(i * 1024, 1024))) return "post_receive failed";
+    for (int i = 0; i < 64; ++i) m.a[i] = static_cast<std::uint8_t>(0xa0 + i);
+    const auto iu = m.ra->segment(0, 64);
+    p.a->begin_batch();
+    {
+        fabric::SendBatch inner(*p.a);
+        if (!p.a->post_send(20, iu)) return "post_send in the inner batch failed";
+    }
+    if (wait_for(*p.b, 10, std::chrono::milliseconds(300)))
+        return "the inner batch's end posted its SEND while the outer batch was open";
+    if (!p.a->post_send(21, iu)) return "post_send in the outer batch failed";
+    p.a->end_batch();
+    for (std::uint64_t id : {20u, 21u})
+        if (auto sent = wait_for(*p.a, id); !sent || sent->status != fabric::CompletionStatus::success)
+            return "SEND " + std::to_string(id) + " did not complete after the outer batch ended";
+    for (std::uint64_t id : {10u, 11u})
+        if (auto got = wait_for(*p.b, id); !got || got->status != fabric::CompletionStatus::success || got->byte_len != 64)
+            return "receive " + std::to_string(id) + " missing after the outer batch ended";
+    try {
+        fabric::SendBatch batch(*p.a);
+        if (!p.a->post_send(22, iu)) return "post_send in the throwing scope failed";
+        throw std::runtime_error("a pass fails half-way");
+    } catch (const std::runtime_error&) {
+    }
+    if (auto got = wait_for(*p.b, 12); !got || got->status != fabric::CompletionStatus::success)
+        return "the SEND of a batch left by an exception never arrived";
+    if (std::memcmp(m.a.data(), m.b.data() + 2048, 64) != 0) return "the last SEND arrived altered";
+    return {};
+}
+
 struct Check {
     const char* name;
     std::string (*run)(const PairFactory&);
@@ -356,6 +396,7 @@ inline const Check kChecks[] = {
     {"a post refused part-way reports each chain exactly once", partial_post_reports_each_chain_once},
     {"a failed chain is reported at its end: its wr_id may be reused at once", failed_chain_reports_at_its_end},
     {"SENDs below, at and above the inline room arrive intact, with and without it", sends_of_every_size},
+    {"nested batches post at the outermost end, and on an exception", nested_batches_post_at_the_outermost_end},
 };
 
 }  // namespace srp::test::conformance
