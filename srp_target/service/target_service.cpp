@@ -161,11 +161,11 @@ void TargetService::on_connect_request(rdma::ConnectRequest& request) {
 
 void TargetService::log_stats() const {
     spdlog::info("stats: {} nexus(es), {} channel(s); logins {} rejected {} closed {}; commands {} "
-                 "(check conditions {}, task management {}, immediate {}, external tables {}, bounce {}); "
+                 "(check conditions {}, task management {}, immediate {} (written in place {}), external tables {}, bounce {}); "
                  "read {} bytes, written {} bytes; protocol errors {}, transport errors {}",
                  registry_.nexus_count(), registry_.total_channels(), stats_.logins.load(), stats_.login_rejects.load(),
                  stats_.channels_closed.load(), stats_.commands.load(), stats_.check_conditions.load(),
-                 stats_.task_management.load(), stats_.immediate_commands.load(), stats_.external_tables.load(),
+                 stats_.task_management.load(), stats_.immediate_commands.load(), stats_.immediate_in_place.load(), stats_.external_tables.load(),
                  stats_.bounce_commands.load(), stats_.bytes_read.load(), stats_.bytes_written.load(),
                  stats_.protocol_errors.load(), stats_.transport_errors.load());
 }

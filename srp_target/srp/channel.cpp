@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <utility>
 
 #include "common/wire/iu_encode.h"
 #include "srp_target/backstore/sigbus_guard.h"
@@ -46,11 +47,21 @@ Channel::Channel(std::unique_ptr<fabric::Connection> connection, fabric::MemoryD
         throw std::invalid_argument("bounce memory of " + std::to_string(params_.bounce_chunks) +
                                     " chunks cannot hold the largest transfer");
     const std::uint32_t contexts = params_.queue_depth * kContextsPerCredit;
-    receive_memory_.resize(std::size_t{params_.queue_depth} * params_.it_iu_len);
+    // With SRP-2 immediate data, each receive buffer starts imm_data_offset
+    // bytes before a page boundary and buffers are a whole number of pages
+    // apart, so every IU's immediate data is page aligned: an io backstore
+    // writes it with O_DIRECT from where it landed, without a copy into
+    // bounce memory. Without immediate data the ring is packed.
+    receive_stride_ = params_.it_iu_len;
+    if (params_.imm_data_offset != 0) {
+        receive_stride_ = (params_.it_iu_len + kIoAlignmentBytes - 1) / kIoAlignmentBytes * kIoAlignmentBytes;
+        receive_lead_ = (kIoAlignmentBytes - params_.imm_data_offset % kIoAlignmentBytes) % kIoAlignmentBytes;
+    }
+    receive_memory_ = AlignedBuffer(receive_lead_ + std::size_t{params_.queue_depth} * receive_stride_);
     response_memory_.resize(std::size_t{contexts} * params_.ti_iu_len);
     table_memory_.resize(std::size_t{contexts} * kTableBytes);
     bounce_memory_ = AlignedBuffer(std::size_t{params_.bounce_chunks} * kBounceChunkBytes);
-    receive_mr_ = register_or_throw(domain, receive_memory_, "receive ring");
+    receive_mr_ = register_or_throw(domain, receive_memory_.bytes(), "receive ring");
     response_mr_ = register_or_throw(domain, response_memory_, "response buffers");
     table_mr_ = register_or_throw(domain, table_memory_, "descriptor tables");
     bounce_mr_ = register_or_throw(domain, bounce_memory_.bytes(), "bounce buffers");
@@ -68,6 +79,7 @@ Channel::~Channel() {
     control_->close_inbox();
     // Destroyed drained (no medium step in flight), on the poller thread.
     if (fixed_buffer_) medium_queue_.unregister_buffer(*fixed_buffer_);
+    if (fixed_receive_) medium_queue_.unregister_buffer(*fixed_receive_);
     for (Request& r : requests_) {  // only when a poller stops with work posted
         for (auto& waiter : r.abort_waiters) waiter->done();
         r.abort_waiters.clear();
@@ -76,7 +88,7 @@ Channel::~Channel() {
 
 void Channel::start() {
     for (std::uint32_t i = 0; i < params_.queue_depth; ++i) {
-        auto segment = receive_mr_->segment(std::size_t{i} * params_.it_iu_len, params_.it_iu_len);
+        auto segment = receive_mr_->segment(receive_offset(i), params_.it_iu_len);
         if (auto posted = connection_->post_receive(kReceiveTag | i, segment); !posted)
             throw std::system_error(std::make_error_code(std::errc::no_buffer_space),
                                     "posting receive " + std::to_string(i) + ": " +
@@ -117,7 +129,7 @@ bool Channel::send_completions_awaited() const noexcept {
 }
 
 void Channel::repost_receive(std::uint32_t buffer) {
-    auto segment = receive_mr_->segment(std::size_t{buffer} * params_.it_iu_len, params_.it_iu_len);
+    auto segment = receive_mr_->segment(receive_offset(buffer), params_.it_iu_len);
     if (connection_->post_receive(kReceiveTag | buffer, segment)) {
         ++outstanding_receives_;
     } else {
@@ -212,6 +224,7 @@ Channel::Request* Channel::allocate_request() {
 }
 
 void Channel::release(Request& r) {
+    return_held_receive(r);
     if (r.state == RequestState::responding && !r.abort_waiters.empty()) --waited_responses_;
     // Task management waiting for this request's RDMA: it has drained.
     for (auto& waiter : r.abort_waiters) waiter->done();
@@ -237,8 +250,8 @@ void Channel::on_receive(std::uint32_t buffer, const Completion& c) {
         return;
     }
     if (closing_) return;
-    const auto iu = std::span<const std::uint8_t>(receive_memory_).subspan(std::size_t{buffer} * params_.it_iu_len,
-                                                                           std::min(c.byte_len, params_.it_iu_len));
+    const auto iu = std::span<const std::uint8_t>(receive_memory_.bytes())
+                        .subspan(receive_offset(buffer), std::min(c.byte_len, params_.it_iu_len));
     const auto opcode = wire::peek_opcode(iu);
     if (!opcode) {
         ++stats_.protocol_errors;
@@ -254,10 +267,17 @@ void Channel::on_receive(std::uint32_t buffer, const Completion& c) {
                 receives_waiting_for_context_.emplace_back(buffer, c.byte_len);
                 return;
             }
-            // The IU is consumed synchronously below, before any response can
-            // return the credit that would let the initiator reuse this buffer.
+            // The IU is consumed below, and the buffer reposted, before any
+            // response can return the credit that lets the initiator send
+            // into it again. A WRITE whose immediate data an io backstore
+            // writes in place keeps the buffer until its response
+            // (return_held_receive); nested calls (release()) keep their own.
+            const auto outer = std::exchange(receive_in_hand_, ReceiveInHand{buffer, false});
             if (*opcode == Opcode::cmd) handle_cmd(*r, iu);
             else handle_tmf(*r, iu);
+            const bool kept = receive_in_hand_->kept;
+            receive_in_hand_ = outer;
+            if (kept) return;
             return repost_receive(buffer);
         }
         case Opcode::i_logout:

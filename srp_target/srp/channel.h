@@ -98,6 +98,9 @@ private:
         std::vector<fabric::LocalSegment> local;
         std::uint32_t bounce_first = 0, bounce_count = 0;  // a contiguous run of bounce chunks
         std::span<const std::uint8_t> immediate;  // SRP-2 immediate data, only while handle_cmd runs
+        // The receive buffer whose immediate data an io backstore writes in
+        // place: reposted when the command ends (return_held_receive).
+        std::optional<std::uint32_t> held_receive;
         RdmaPlan plan;
         ScsiTask task;
         // Task management: a TMF's response waits until its tracker completes.
@@ -110,6 +113,14 @@ private:
     void on_receive(std::uint32_t buffer, const fabric::Completion& c);
     void on_chain_done(Request& r, const fabric::Completion& c);
     void repost_receive(std::uint32_t buffer);
+    // Byte offset of receive buffer i in receive_memory_ (see the constructor).
+    std::size_t receive_offset(std::uint32_t buffer) const noexcept {
+        return receive_lead_ + std::size_t{buffer} * receive_stride_;
+    }
+    // The immediate data of the IU in hand as the engine's buffer, when an
+    // io backstore can write it from where it lies; nullopt: use bounce memory.
+    std::optional<std::span<std::uint8_t>> immediate_in_place(Request& r);
+    void return_held_receive(Request& r);
     Request* allocate_request();
     void release(Request& r);
     // The single place a request changes state (request_state.h).
@@ -159,7 +170,11 @@ private:
 
     // Registered memory: receive ring, response buffers, descriptor tables, bounce chunks.
     // Bounce memory is page aligned: io backstores read and write it with O_DIRECT.
-    std::vector<std::uint8_t> receive_memory_, response_memory_, table_memory_;
+    // The receive ring is page aligned too: with immediate data granted,
+    // every buffer's immediate data starts on a page (receive_offset()).
+    AlignedBuffer receive_memory_;
+    std::size_t receive_lead_ = 0, receive_stride_ = 0;
+    std::vector<std::uint8_t> response_memory_, table_memory_;
     AlignedBuffer bounce_memory_;
     std::unique_ptr<fabric::Registration> receive_mr_, response_mr_, table_mr_, bounce_mr_;
 
@@ -168,6 +183,13 @@ private:
     std::vector<bool> bounce_used_;          // per chunk; runs are taken first fit
     std::uint32_t bounce_free_chunks_ = 0;
     std::deque<std::pair<std::uint32_t, std::uint32_t>> receives_waiting_for_context_;  // buffer, bytes
+    // The receive buffer whose IU handle_cmd is processing; kept: a request
+    // holds it (held_receive), so on_receive must not repost it.
+    struct ReceiveInHand {
+        std::uint32_t buffer = 0;
+        bool kept = false;
+    };
+    std::optional<ReceiveInHand> receive_in_hand_;
     std::deque<std::uint32_t> deferred_;  // requests in state waiting, in arrival order
     std::vector<std::uint32_t> parked_tmfs_;  // requests in state tmf_waiting
     std::vector<std::uint32_t> blocked_;      // waiting for a busy LBA range lock (retried every pass)
@@ -182,6 +204,7 @@ private:
     // The bounce memory as the queue's fixed buffer: registered on the poller
     // thread at the first medium step (the queue belongs to that thread).
     std::optional<unsigned> fixed_buffer_;
+    std::optional<unsigned> fixed_receive_;  // the receive ring, for immediate data written in place
     bool fixed_buffer_tried_ = false;
     bool closing_ = false;
     bool logging_out_ = false;                    // new commands end with BUSY

@@ -65,7 +65,8 @@ void Channel::handle_cmd(Request& r, std::span<const std::uint8_t> iu) {
     if (out.format == DataFormat::immediate) ++stats_.immediate_commands;
 
     r.task = target_.submit(nexus_, r.lun, cmd->cdb, r.data_out_described);
-    // Immediate data lives in the receive buffer, reposted when this returns.
+    // Immediate data lives in the receive buffer, reposted when this returns
+    // unless drive() keeps it for a write in place (immediate_in_place()).
     if (out.format == DataFormat::immediate) r.immediate = out.immediate_data;
     drive(r);
     r.immediate = {};
@@ -180,6 +181,7 @@ void Channel::reject_command(Request& r, scsi::Asc asc) {
 }
 
 void Channel::respond(Request& r) {
+    return_held_receive(r);  // the command is over: its data was written
     const auto data = r.task.data_in();
     const std::uint64_t sent = std::min<std::uint64_t>(data.size(), r.data_in_described);
     wire::RspHeader header{};

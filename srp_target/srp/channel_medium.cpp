@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "srp_target/backstore/sigbus_guard.h"
 #include "srp_target/srp/channel.h"
@@ -43,8 +44,14 @@ void Channel::drive(Request& r) {
                     return after_table_fetch_start(r);
                 return respond(r);
             case Phase::awaiting_buffer:
-                // io backstore: the data goes through one contiguous run of
-                // registered bounce memory (RDMA on one side, io_uring on the other).
+                // io backstore: a WRITE's immediate data is written from the
+                // receive buffer it arrived in; other data goes through one
+                // contiguous run of registered bounce memory (RDMA on one
+                // side, io_uring on the other).
+                if (const auto in_place = immediate_in_place(r)) {
+                    target_.provide_buffer(r.lun, r.task, *in_place);
+                    continue;
+                }
                 if (!take_bounce(r, r.task.buffer_bytes())) {
                     if (!r.immediate.empty()) return respond_busy(r);
                     return wait_for_resources(r, Resume::engine_buffer);
@@ -55,7 +62,8 @@ void Channel::drive(Request& r) {
                 if (!r.immediate.empty()) {
                     auto dest = r.task.data_out_buffer();  // the engine checked: described >= needed
                     // A memory backstore's mapping may fault (truncated file).
-                    if (!guarded_copy(dest.data(), r.immediate.data(), dest.size())) {
+                    // Data written in place is already where the engine wants it.
+                    if (dest.data() != r.immediate.data() && !guarded_copy(dest.data(), r.immediate.data(), dest.size())) {
                         r.task.complete_check(
                             scsi::SenseBuilder{scsi::SenseKey::medium_error, scsi::Asc::write_error, {}, {}});
                         continue;
@@ -74,6 +82,8 @@ void Channel::drive(Request& r) {
                 if (!fixed_buffer_tried_) {
                     fixed_buffer_tried_ = true;
                     fixed_buffer_ = medium_queue_.register_buffer(bounce_memory_.bytes());
+                    if (params_.imm_data_offset != 0)
+                        fixed_receive_ = medium_queue_.register_buffer(receive_memory_.bytes());
                 }
                 if (!medium_queue_.submit(r.task.medium_op(), *this, r.index))
                     return wait_for_resources(r, Resume::medium);
@@ -115,9 +125,43 @@ void Channel::retry_blocked() {
     }
 }
 
+std::optional<std::span<std::uint8_t>> Channel::immediate_in_place(Request& r) {
+    // Only for the IU handle_cmd is processing, whose buffer no other
+    // request holds; the engine asks for no more than was described.
+    if (r.immediate.empty() || !receive_in_hand_ || receive_in_hand_->kept) return std::nullopt;
+    if (r.immediate.size() < r.task.buffer_bytes()) return std::nullopt;
+    // O_DIRECT wants page-aligned memory (the MediumOp contract); the
+    // receive ring's layout gives it whenever the IU put the data at the
+    // offset granted at login.
+    const std::size_t offset = static_cast<std::size_t>(r.immediate.data() - receive_memory_.data());
+    if (offset % kIoAlignmentBytes != 0 || offset < receive_offset(receive_in_hand_->buffer) ||
+        offset + r.immediate.size() > receive_offset(receive_in_hand_->buffer) + params_.it_iu_len)
+        return std::nullopt;
+    receive_in_hand_->kept = true;
+    r.held_receive = receive_in_hand_->buffer;
+    ++stats_.immediate_in_place;
+    return receive_memory_.bytes().subspan(offset, r.immediate.size());
+}
+
+void Channel::return_held_receive(Request& r) {
+    if (!r.held_receive) return;
+    const std::uint32_t buffer = *std::exchange(r.held_receive, std::nullopt);
+    // Still inside on_receive for this buffer: it reposts it on return.
+    if (receive_in_hand_ && receive_in_hand_->buffer == buffer) {
+        receive_in_hand_->kept = false;
+        return;
+    }
+    // Reposted before the response that returns its credit is posted, so
+    // the initiator never finds the ring short (each credit lets it send
+    // one IU, into a receive we must have posted). A closing channel posts
+    // nothing more.
+    if (!closing_) repost_receive(buffer);
+}
+
 void Channel::respond_busy(Request& r) {
-    // Immediate data cannot wait (its receive buffer is reposted at once):
-    // the initiator retries a BUSY command (SAM-5 5.3.1).
+    // Immediate data in bounce memory cannot wait for it (its receive
+    // buffer is reposted when handle_cmd returns): the initiator retries a
+    // BUSY command (SAM-5 5.3.1).
     spdlog::debug("[{}] request {}: no room for immediate data now, BUSY", params_.name, r.index);
     r.task.complete_status(scsi::Status::busy);
     r.data_out_moved = 0;

@@ -22,7 +22,7 @@ struct TargetStats {
     std::atomic<std::uint64_t> logins{0}, login_rejects{0}, channels_closed{0};
     std::atomic<std::uint64_t> commands{0}, check_conditions{0}, task_management{0};
     std::atomic<std::uint64_t> bytes_read{0}, bytes_written{0};  // by the initiator: READ and WRITE data
-    std::atomic<std::uint64_t> immediate_commands{0}, external_tables{0}, bounce_commands{0};
+    std::atomic<std::uint64_t> immediate_commands{0}, immediate_in_place{0}, external_tables{0}, bounce_commands{0};
     std::atomic<std::uint64_t> protocol_errors{0}, transport_errors{0};
 };
 
