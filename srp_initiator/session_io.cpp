@@ -9,6 +9,7 @@
 
 #include "common/scsi/cdb.h"
 #include "common/scsi/sense.h"
+#include "common/sys/cpu_share.h"
 #include "common/wire/iu_encode.h"
 #include "common/wire/iu_parse.h"
 #include "srp_initiator/session_internal.h"
@@ -257,7 +258,7 @@ std::size_t Session::wait_on(std::span<Channel* const> channels, std::chrono::mi
         if (std::size_t n = poll_now(); n > 0) return n;
         if (std::chrono::steady_clock::now() >= until || idle()) return 0;
         // Spin a little on multi-core hosts; on one CPU it only delays the peer.
-        static const int kSpins = std::thread::hardware_concurrency() > 1 ? 64 : 0;
+        static const int kSpins = sys::usable_cpus() > 1 ? 64 : 0;
         if (++spins < kSpins) continue;
         // Idle: sleep on the completion channels instead of burning the CPU rxe needs.
         // (A poll may have replaced channels: take them afresh.)

@@ -2,11 +2,16 @@
 
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+
+#include "common/sys/cpu_share.h"
 
 namespace srp::target {
 
@@ -73,6 +78,11 @@ void Poller::wake() noexcept {
 }
 
 void Poller::run() {
+    const pid_t tid = ::gettid();
+    if (nice_ != 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice_) != 0)
+        spdlog::warn("{}: cannot set nice {}: {}; the thread keeps nice {}", name_, nice_, std::strerror(errno),
+                     ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid)));
+    thread_id_.store(tid, std::memory_order_release);
     int idle_spins = 0;
     int idle_yields = 0;
     while (!stopping_.load(std::memory_order_acquire)) {
@@ -168,12 +178,12 @@ std::size_t Poller::pass() {
 }
 
 int Poller::idle_spins_before_sleep() noexcept {
-    static const int spins = std::thread::hardware_concurrency() > 1 ? 64 : 0;
+    static const int spins = sys::usable_cpus() > 1 ? 64 : 0;
     return spins;
 }
 
 int Poller::idle_yields_before_sleep() noexcept {
-    static const int yields = std::thread::hardware_concurrency() > 1 ? 0 : 3;
+    static const int yields = sys::usable_cpus() > 1 ? 0 : 3;
     return yields;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <poll.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
@@ -36,6 +37,12 @@ public:
     Poller& operator=(const Poller&) = delete;
 
     void add_notifier(fabric::Notifier* notifier);  // before start()
+    // The poller thread's nice value (setpriority on the thread), before
+    // start(). Raising it needs no privilege; a value below 0 that the
+    // process may not set is logged and the thread stays at its default.
+    void set_nice(int nice) noexcept { nice_ = nice; }
+    // The poller thread's id once it runs (0 before): for tests and tools.
+    pid_t thread_id() const noexcept { return thread_id_.load(std::memory_order_acquire); }
     // Replaces the completion notifiers while running (an RDMA device went
     // away or came back). Blocks until the poller thread no longer uses the
     // old set: a removed notifier may be destroyed once this returns.
@@ -70,6 +77,8 @@ private:
 
     std::string name_;
     std::function<void(Channel&)> on_closed_;
+    int nice_ = 0;
+    std::atomic<pid_t> thread_id_{0};
     UringQueue medium_queue_;  // outlives channels_st_ (declared before it)
     std::vector<fabric::Notifier*> notifiers_;
     int wake_fd_;

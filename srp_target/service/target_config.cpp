@@ -1,9 +1,11 @@
 #include "srp_target/service/target_config.h"
 
+#include "common/sys/cpu_share.h"
 #include "srp_target/srp/channel.h"
 
 #include <boost/program_options.hpp>
 
+#include <charconv>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -99,10 +101,12 @@ ListenAddress parse_listen(const std::string& text) {
     return a;
 }
 
+int auto_poller_nice(unsigned usable_cpus) noexcept { return usable_cpus == 1 ? kSharedCpuPollerNice : 0; }
+
 TargetConfig parse_target_config(int argc, const char* const argv[]) {
     TargetConfig config;
     std::vector<std::string> listen, luns, acl_initiators, acl_addresses;
-    std::string id_ext, ioc_guid, config_file, immediate = "on", register_max = "512M";
+    std::string id_ext, ioc_guid, config_file, immediate = "on", register_max = "512M", poller_nice = "auto";
     po::options_description options("srp_target options");
     options.add_options()
         ("help,h", "show this help")
@@ -120,7 +124,10 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
         ("max-channels", po::value(&config.max_channels), "channels the target serves at once (default 128)")
         ("max-channels-per-address", po::value(&config.max_channels_per_address),
          "channels one initiator source address may open (default 64)")
-        ("pollers", po::value(&config.pollers), "poller threads (default: one per core)")
+        ("pollers", po::value(&config.pollers), "poller threads (default: one per CPU the process may use)")
+        ("poller-nice", po::value(&poller_nice),
+         "nice of the poller threads, -20..19, or auto: 5 when the process may use one CPU only (it then answers "
+         "commands in larger batches), else 0 (default auto)")
         ("immediate-data", po::value(&immediate), "grant SRP-2 immediate data: on|off (default on)")
         ("register-backstore-max", po::value(&register_max),
          "register backstores up to this size for zero-copy RDMA, bigger ones use bounce buffers (default 512M; 0: never)")
@@ -184,7 +191,14 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
                           std::to_string(kMaxTransferBytes >> 20) + " MiB)");
     if (config.max_channels == 0) throw ConfigError("--max-channels: at least 1");
     if (config.max_channels_per_address == 0) throw ConfigError("--max-channels-per-address: at least 1");
-    if (config.pollers == 0) config.pollers = std::max(1u, std::thread::hardware_concurrency());
+    if (config.pollers == 0) config.pollers = sys::usable_cpus();
+    if (poller_nice != "auto") {
+        int nice = 0;
+        const auto [end, error] = std::from_chars(poller_nice.data(), poller_nice.data() + poller_nice.size(), nice);
+        if (error != std::errc{} || end != poller_nice.data() + poller_nice.size() || nice < -20 || nice > 19)
+            throw ConfigError("--poller-nice: '" + poller_nice + "' is not auto or -20..19");
+        config.poller_nice = nice;
+    }
     if (config.pollers > 256) throw ConfigError("--pollers: at most 256");
     if (config.state_dir.empty()) throw ConfigError("--state-dir: empty path");
     static const char* levels[] = {"trace", "debug", "info", "warn", "error"};

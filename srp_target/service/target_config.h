@@ -48,7 +48,9 @@ struct TargetConfig {
     // QP: logins beyond these are refused before anything is allocated.
     std::uint32_t max_channels = 128;
     std::uint32_t max_channels_per_address = 64;
-    std::uint32_t pollers = 0;  // 0: one per core
+    std::uint32_t pollers = 0;  // 0: one per usable CPU
+    // Nice of the poller threads; nullopt: auto_poller_nice(usable CPUs).
+    std::optional<int> poller_nice;
     bool immediate_data = true;
     std::uint64_t register_backstore_max_bytes = 512ull << 20;
     std::uint32_t bounce_chunks = 64;
@@ -62,6 +64,19 @@ struct TargetConfig {
     bool help = false;
     std::string help_text;
 };
+
+// The pollers' nice when none is configured. On a single usable CPU the
+// poller shares it with whatever feeds it (a local initiator, the softirq
+// threads of a software RDMA device): at a lower priority than theirs it
+// is preempted when they wake and runs after them, so it finds more
+// commands per wake-up and answers them with one doorbell. Measured in the
+// one-vCPU icount guest (kernel ib_srp + fio on rxe, 4k randwrite QD32):
+// +8.6% IOPS on a 100 us null_blk at nice 5, +2.9% on a memory LUN; reads
+// and QD1 unchanged. The cost: under a CPU-bound nice-0 process on the same
+// CPU, the poller gets a quarter of the CPU instead of half. With more than
+// one CPU the poller has its own and stays at 0.
+inline constexpr int kSharedCpuPollerNice = 5;
+int auto_poller_nice(unsigned usable_cpus) noexcept;
 
 // Parses argv (and --config FILE). With no LUN, one default LUN is served.
 TargetConfig parse_target_config(int argc, const char* const argv[]);

@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/sys/cpu_share.h"
 #include "common/wire/iu_parse.h"
 #include "srp_target/service/logical_units.h"
 #include "srp_target/service/lu_identity.h"
@@ -84,9 +85,14 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
                                  "modprobe rdma_rxe; rdma link add rxe0 type rxe netdev eth0)");
     for (auto& device : devices_->devices()) open_device(*device);
     std::vector<Poller*> pollers;
+    const unsigned cpus = sys::usable_cpus();
+    const int nice = config_.poller_nice.value_or(auto_poller_nice(cpus));
+    spdlog::info("{} poller(s) at nice {} ({}; {} usable CPU(s))", config_.pollers, nice,
+                 config_.poller_nice ? "--poller-nice" : "auto", cpus);
     for (std::uint32_t i = 0; i < config_.pollers; ++i) {
         auto poller = std::make_unique<Poller>("poller" + std::to_string(i),
                                                [this](Channel& c) { acceptor_->on_channel_closed(c); });
+        poller->set_nice(nice);
         pollers.push_back(poller.get());
         pollers_.push_back(std::move(poller));
     }

@@ -84,6 +84,8 @@ TEST_CASE("config errors name the option", "[config]") {
     CHECK_THROWS_WITH(parse({"--bounce-chunks", "63"}), Catch::Contains("--bounce-chunks") && Catch::Contains("64"));
     CHECK_THROWS_WITH(parse({"--immediate-data", "maybe"}), Catch::Contains("--immediate-data"));
     CHECK_THROWS_WITH(parse({"--log-level", "loud"}), Catch::Contains("--log-level"));
+    for (const char* bad : {"20", "-21", "low", "5x", ""})
+        CHECK_THROWS_WITH(parse({"--poller-nice", bad}), Catch::Contains("--poller-nice") && Catch::Contains("-20..19"));
     CHECK_THROWS_WITH(parse({"--no-such-option"}), Catch::Contains("no-such-option"));
     CHECK_THROWS_WITH(parse({"--config", "/nonexistent.conf"}), Catch::Contains("--config"));
 }
@@ -104,4 +106,16 @@ TEST_CASE("config: io= chooses how a file or block device is reached", "[config]
     CHECK(c.luns[2].access == BackstoreAccess::mapped);
     CHECK(c.luns[3].access == BackstoreAccess::automatic);
     CHECK_THROWS_WITH(parse({"--lun", "path=/tmp/a.img,io=fast"}), Catch::Contains("--lun io"));
+}
+
+TEST_CASE("config: --poller-nice takes auto or -20..19; auto is 5 on one usable CPU, 0 on more", "[config]") {
+    CHECK_FALSE(parse({}).poller_nice.has_value());
+    CHECK_FALSE(parse({"--poller-nice", "auto"}).poller_nice.has_value());
+    CHECK(parse({"--poller-nice", "7"}).poller_nice == 7);
+    CHECK(parse({"--poller-nice", "-20"}).poller_nice == -20);
+    CHECK(parse({"--poller-nice", "19"}).poller_nice == 19);
+    CHECK(auto_poller_nice(1) == kSharedCpuPollerNice);
+    CHECK(kSharedCpuPollerNice == 5);
+    CHECK(auto_poller_nice(2) == 0);
+    CHECK(auto_poller_nice(64) == 0);
 }
