@@ -6,8 +6,9 @@
 
 namespace srp::sys {
 
-// CPUs in this process's affinity mask (sched_getaffinity); the machine's
-// count when the mask cannot be read; at least 1.
+// CPUs in this process's affinity mask (sched_getaffinity of the process,
+// that is of its main thread); the machine's count when the mask cannot be
+// read; at least 1.
 unsigned usable_cpus() noexcept;
 
 }  // namespace srp::sys

@@ -35,7 +35,9 @@ std::optional<unsigned> UringQueue::register_buffer(std::span<std::uint8_t> memo
     __u64 tag = 0;
     if (io_uring_register_buffers_update_tag(&ring_, slot, &v, &tag, 1) != 1) return std::nullopt;
     free_fixed_.pop_back();
-    registered_.push_back(Fixed{slot, memory});
+    const auto at = std::upper_bound(registered_.begin(), registered_.end(), memory.data(),
+                                     [](const std::uint8_t* a, const Fixed& f) { return a < f.memory.data(); });
+    registered_.insert(at, Fixed{slot, memory});
     return slot;
 }
 
@@ -64,9 +66,13 @@ UringQueue::~UringQueue() {
 }
 
 std::optional<unsigned> UringQueue::fixed_slot(std::span<const std::uint8_t> bytes) const noexcept {
-    for (const Fixed& f : registered_)
-        if (bytes.data() >= f.memory.data() && bytes.data() + bytes.size() <= f.memory.data() + f.memory.size())
-            return f.slot;
+    // The registration starting at or below bytes is the only candidate
+    // (registrations do not overlap: each is one channel's own memory).
+    auto it = std::upper_bound(registered_.begin(), registered_.end(), bytes.data(),
+                               [](const std::uint8_t* a, const Fixed& f) { return a < f.memory.data(); });
+    if (it == registered_.begin()) return std::nullopt;
+    const Fixed& f = *--it;
+    if (bytes.data() + bytes.size() <= f.memory.data() + f.memory.size()) return f.slot;
     return std::nullopt;
 }
 

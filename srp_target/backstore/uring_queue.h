@@ -28,8 +28,10 @@ namespace srp::target {
 // at most kUringCqEntries operations are in flight so the CQ cannot overflow.
 inline constexpr unsigned kUringSqEntries = 256;
 inline constexpr unsigned kUringCqEntries = 2 * kUringSqEntries;
-// Fixed buffer slots: one per channel of the poller; channels beyond it run unregistered.
-inline constexpr unsigned kUringFixedBuffers = 256;
+// Fixed buffer slots: two per channel of the poller (bounce memory, and the
+// receive ring when immediate data is granted); channels beyond them run
+// unregistered. The sparse table costs a pointer per slot until filled.
+inline constexpr unsigned kUringFixedBuffers = 1024;
 
 class UringQueue final : public MediumQueue {
 public:
@@ -47,6 +49,10 @@ public:
     std::optional<unsigned> register_buffer(std::span<std::uint8_t> memory) noexcept override;
     void unregister_buffer(unsigned slot) noexcept override;
     std::size_t fixed_buffers() const noexcept { return registered_.size(); }
+    // The fixed buffer slot whose memory holds all of bytes, or nullopt
+    // (then the I/O runs unregistered). A binary search: a poller may hold
+    // two registrations per channel.
+    std::optional<unsigned> fixed_slot(std::span<const std::uint8_t> bytes) const noexcept;
 
 private:
     struct Slot {
@@ -56,7 +62,6 @@ private:
         std::uint64_t done = 0;  // bytes moved so far (short reads and writes continue)
     };
     bool prepare(std::uint32_t slot) noexcept;
-    std::optional<unsigned> fixed_slot(std::span<const std::uint8_t> bytes) const noexcept;
 
     io_uring ring_{};
     std::vector<Slot> slots_;
@@ -67,7 +72,7 @@ private:
         unsigned slot;
         std::span<std::uint8_t> memory;
     };
-    std::vector<Fixed> registered_;     // the fixed buffer slots in use
+    std::vector<Fixed> registered_;     // the fixed buffer slots in use, by address (binary search per I/O)
     std::vector<unsigned> free_fixed_;  // empty when the kernel has no sparse buffer table
 };
 

@@ -50,6 +50,12 @@ public:
 
     Phase phase() const noexcept { return phase_; }
     std::uint64_t buffer_bytes() const noexcept { return buffer_bytes_; }
+    // awaiting_buffer: the buffer only carries DATA-OUT to the medium (WRITE,
+    // WRITE AND VERIFY), so the transport may hand over memory that already
+    // holds that data.
+    bool buffer_only_for_data_out() const noexcept {
+        return continuation_ == Continuation::write || continuation_ == Continuation::write_and_verify;
+    }
     std::span<std::uint8_t> data_out_buffer() const noexcept { return data_out_; }
     const MediumOp& medium_op() const noexcept { return medium_op_; }
     std::span<const std::uint8_t> data_in() const noexcept { return data_in_; }

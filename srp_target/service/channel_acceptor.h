@@ -35,7 +35,7 @@
 namespace srp::target {
 
 struct AcceptorLimits {
-    std::uint32_t max_channels = 128;            // every channel pins ~10 MiB and a QP
+    std::uint32_t max_channels = 128;            // every channel pins ~11 MiB and a QP
     std::uint32_t max_channels_per_address = 64;  // per initiator source address
     std::uint32_t bounce_chunks = kMinBounceChunks;
 };

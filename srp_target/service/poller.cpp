@@ -79,8 +79,8 @@ void Poller::wake() noexcept {
 
 void Poller::run() {
     const pid_t tid = ::gettid();
-    if (nice_ != 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice_) != 0)
-        spdlog::warn("{}: cannot set nice {}: {}; the thread keeps nice {}", name_, nice_, std::strerror(errno),
+    if (nice_ && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), *nice_) != 0)
+        spdlog::warn("{}: cannot set nice {}: {}; the thread keeps nice {}", name_, *nice_, std::strerror(errno),
                      ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid)));
     thread_id_.store(tid, std::memory_order_release);
     int idle_spins = 0;

@@ -38,9 +38,10 @@ public:
 
     void add_notifier(fabric::Notifier* notifier);  // before start()
     // The poller thread's nice value (setpriority on the thread), before
-    // start(). Raising it needs no privilege; a value below 0 that the
-    // process may not set is logged and the thread stays at its default.
-    void set_nice(int nice) noexcept { nice_ = nice; }
+    // start(); nullopt (the default): the nice it inherits from the thread
+    // that starts it. Raising it needs no privilege; a lower value that the
+    // process may not set is logged and the thread keeps the inherited one.
+    void set_nice(std::optional<int> nice) noexcept { nice_ = nice; }
     // The poller thread's id once it runs (0 before): for tests and tools.
     pid_t thread_id() const noexcept { return thread_id_.load(std::memory_order_acquire); }
     // Replaces the completion notifiers while running (an RDMA device went
@@ -77,7 +78,7 @@ private:
 
     std::string name_;
     std::function<void(Channel&)> on_closed_;
-    int nice_ = 0;
+    std::optional<int> nice_;
     std::atomic<pid_t> thread_id_{0};
     UringQueue medium_queue_;  // outlives channels_st_ (declared before it)
     std::vector<fabric::Notifier*> notifiers_;

@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -101,7 +102,10 @@ ListenAddress parse_listen(const std::string& text) {
     return a;
 }
 
-int auto_poller_nice(unsigned usable_cpus) noexcept { return usable_cpus == 1 ? kSharedCpuPollerNice : 0; }
+std::optional<int> auto_poller_nice(unsigned usable_cpus, int inherited_nice) noexcept {
+    if (usable_cpus != 1) return std::nullopt;
+    return std::max(inherited_nice, kSharedCpuPollerNice);
+}
 
 TargetConfig parse_target_config(int argc, const char* const argv[]) {
     TargetConfig config;
@@ -126,8 +130,8 @@ TargetConfig parse_target_config(int argc, const char* const argv[]) {
          "channels one initiator source address may open (default 64)")
         ("pollers", po::value(&config.pollers), "poller threads (default: one per CPU the process may use)")
         ("poller-nice", po::value(&poller_nice),
-         "nice of the poller threads, -20..19, or auto: 5 when the process may use one CPU only (it then answers "
-         "commands in larger batches), else 0 (default auto)")
+         "nice of the poller threads, -20..19, or auto: at least 5 when the process may use one CPU only (it then "
+         "answers commands in larger batches), else the nice the target was started with (default auto)")
         ("immediate-data", po::value(&immediate), "grant SRP-2 immediate data: on|off (default on)")
         ("register-backstore-max", po::value(&register_max),
          "register backstores up to this size for zero-copy RDMA, bigger ones use bounce buffers (default 512M; 0: never)")

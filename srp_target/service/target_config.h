@@ -44,7 +44,7 @@ struct TargetConfig {
     std::uint32_t queue_depth = 128;
     std::uint32_t max_iu_size = 8276;
     std::uint32_t max_channels_per_nexus = 64;
-    // Every channel pins ~10 MiB (receive ring, tables, 8 MiB bounce) and a
+    // Every channel pins ~11 MiB (receive ring, tables, 8 MiB bounce) and a
     // QP: logins beyond these are refused before anything is allocated.
     std::uint32_t max_channels = 128;
     std::uint32_t max_channels_per_address = 64;
@@ -65,18 +65,20 @@ struct TargetConfig {
     std::string help_text;
 };
 
-// The pollers' nice when none is configured. On a single usable CPU the
-// poller shares it with whatever feeds it (a local initiator, the softirq
-// threads of a software RDMA device): at a lower priority than theirs it
-// is preempted when they wake and runs after them, so it finds more
-// commands per wake-up and answers them with one doorbell. Measured in the
-// one-vCPU icount guest (kernel ib_srp + fio on rxe, 4k randwrite QD32):
-// +8.6% IOPS on a 100 us null_blk at nice 5, +2.9% on a memory LUN; reads
-// and QD1 unchanged. The cost: under a CPU-bound nice-0 process on the same
-// CPU, the poller gets a quarter of the CPU instead of half. With more than
-// one CPU the poller has its own and stays at 0.
+// The pollers' nice when none is configured (nullopt: they keep the nice
+// they inherit). On a single usable CPU the poller shares it with whatever
+// feeds it (a local initiator, the softirq threads of a software RDMA
+// device): at a lower priority than theirs it is preempted when they wake
+// and runs after them, so it finds more commands per wake-up and answers
+// them with one doorbell. Measured in the one-vCPU icount guest (kernel
+// ib_srp + fio on rxe, 4k randwrite QD32, nice 5 against 0): +8.6% IOPS on a
+// 100 us null_blk, +2.9% on a memory LUN; reads and QD1 unchanged. The
+// cost: beside a CPU-bound nice-0 process on that CPU the poller gets a
+// quarter of it instead of half. Never raises the priority: a target
+// started at nice 10 keeps 10. Nice ranks threads within one scheduling
+// group only (an autogroup, a cgroup with the cpu controller).
 inline constexpr int kSharedCpuPollerNice = 5;
-int auto_poller_nice(unsigned usable_cpus) noexcept;
+std::optional<int> auto_poller_nice(unsigned usable_cpus, int inherited_nice) noexcept;
 
 // Parses argv (and --config FILE). With no LUN, one default LUN is served.
 TargetConfig parse_target_config(int argc, const char* const argv[]);

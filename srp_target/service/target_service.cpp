@@ -1,6 +1,7 @@
 #include "srp_target/service/target_service.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -86,9 +87,11 @@ TargetService::TargetService(TargetConfig config) : config_(std::move(config)) {
     for (auto& device : devices_->devices()) open_device(*device);
     std::vector<Poller*> pollers;
     const unsigned cpus = sys::usable_cpus();
-    const int nice = config_.poller_nice.value_or(auto_poller_nice(cpus));
-    spdlog::info("{} poller(s) at nice {} ({}; {} usable CPU(s))", config_.pollers, nice,
-                 config_.poller_nice ? "--poller-nice" : "auto", cpus);
+    errno = 0;
+    const int inherited = ::getpriority(PRIO_PROCESS, 0);
+    const std::optional<int> nice = config_.poller_nice ? config_.poller_nice : auto_poller_nice(cpus, errno ? 0 : inherited);
+    spdlog::info("{} poller(s) at nice {} ({}; {} usable CPU(s))", config_.pollers, nice.value_or(inherited),
+                 config_.poller_nice ? "--poller-nice" : nice ? "auto: one CPU shared" : "auto: inherited", cpus);
     for (std::uint32_t i = 0; i < config_.pollers; ++i) {
         auto poller = std::make_unique<Poller>("poller" + std::to_string(i),
                                                [this](Channel& c) { acceptor_->on_channel_closed(c); });

@@ -272,11 +272,21 @@ void Channel::on_receive(std::uint32_t buffer, const Completion& c) {
             // into it again. A WRITE whose immediate data an io backstore
             // writes in place keeps the buffer until its response
             // (return_held_receive); nested calls (release()) keep their own.
-            const auto outer = std::exchange(receive_in_hand_, ReceiveInHand{buffer, false});
-            if (*opcode == Opcode::cmd) handle_cmd(*r, iu);
-            else handle_tmf(*r, iu);
-            const bool kept = receive_in_hand_->kept;
-            receive_in_hand_ = outer;
+            bool kept = false;
+            {
+                // Restored on every way out, an exception included.
+                struct InHand {
+                    std::optional<ReceiveInHand>& slot;
+                    std::optional<ReceiveInHand> outer;
+                    bool& kept;
+                    ~InHand() {
+                        kept = slot && slot->kept;
+                        slot = outer;
+                    }
+                } in_hand{receive_in_hand_, std::exchange(receive_in_hand_, ReceiveInHand{buffer, false}), kept};
+                if (*opcode == Opcode::cmd) handle_cmd(*r, iu);
+                else handle_tmf(*r, iu);
+            }
             if (kept) return;
             return repost_receive(buffer);
         }

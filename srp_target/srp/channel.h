@@ -190,6 +190,7 @@ private:
         bool kept = false;
     };
     std::optional<ReceiveInHand> receive_in_hand_;
+    std::uint32_t held_receives_ = 0;  // requests with held_receive set
     std::deque<std::uint32_t> deferred_;  // requests in state waiting, in arrival order
     std::vector<std::uint32_t> parked_tmfs_;  // requests in state tmf_waiting
     std::vector<std::uint32_t> blocked_;      // waiting for a busy LBA range lock (retried every pass)

@@ -129,7 +129,10 @@ std::optional<std::span<std::uint8_t>> Channel::immediate_in_place(Request& r) {
     // Only for the IU handle_cmd is processing, whose buffer no other
     // request holds; the engine asks for no more than was described.
     if (r.immediate.empty() || !receive_in_hand_ || receive_in_hand_->kept) return std::nullopt;
-    if (r.immediate.size() < r.task.buffer_bytes()) return std::nullopt;
+    if (!r.task.buffer_only_for_data_out() || r.immediate.size() < r.task.buffer_bytes()) return std::nullopt;
+    // Keep one receive posted whatever the writes in flight: IUs that take
+    // no credit (SRP_I_LOGOUT) must still find one. Beyond that, copy.
+    if (held_receives_ + 1 >= params_.queue_depth) return std::nullopt;
     // O_DIRECT wants page-aligned memory (the MediumOp contract); the
     // receive ring's layout gives it whenever the IU put the data at the
     // offset granted at login.
@@ -139,6 +142,7 @@ std::optional<std::span<std::uint8_t>> Channel::immediate_in_place(Request& r) {
         return std::nullopt;
     receive_in_hand_->kept = true;
     r.held_receive = receive_in_hand_->buffer;
+    ++held_receives_;
     ++stats_.immediate_in_place;
     return receive_memory_.bytes().subspan(offset, r.immediate.size());
 }
@@ -146,6 +150,7 @@ std::optional<std::span<std::uint8_t>> Channel::immediate_in_place(Request& r) {
 void Channel::return_held_receive(Request& r) {
     if (!r.held_receive) return;
     const std::uint32_t buffer = *std::exchange(r.held_receive, std::nullopt);
+    --held_receives_;
     // Still inside on_receive for this buffer: it reposts it on return.
     if (receive_in_hand_ && receive_in_hand_->buffer == buffer) {
         receive_in_hand_->kept = false;

@@ -66,7 +66,8 @@ wire::Tag tag_of(std::uint64_t value) {
     return t;
 }
 
-LoopbackTarget::LoopbackTarget(bool register_backstore, std::uint32_t imm_data_offset) {
+LoopbackTarget::LoopbackTarget(bool register_backstore, std::uint32_t imm_data_offset, std::uint32_t iu_len)
+    : it_iu_len(iu_len) {
     auto store = std::make_unique<target::Backstore>(target::BackstoreConfig{dir.file("lun0"), 4 << 20, false, target::BackstoreAccess::mapped});
     unit = std::make_shared<target::LogicalUnit>(std::move(store), target::LogicalUnitConfig{});
     scsi.add_lun(0, unit);
@@ -94,7 +95,7 @@ LoopbackTarget::Link& LoopbackTarget::add_link(std::uint32_t imm_data_offset, st
     const auto attached = registry.attach(initiator_port, wire::PortId{}, link->control, new_nexus);
     target::ChannelParams params;
     params.queue_depth = kQueueDepth;
-    params.it_iu_len = 1024;
+    params.it_iu_len = it_iu_len;
     params.imm_data_offset = imm_data_offset;
     params.bounce_chunks = target::kMinBounceChunks;
     params.name = "test";

@@ -62,7 +62,9 @@ private:
 class LoopbackTarget {
 public:
     static constexpr std::uint32_t kQueueDepth = 8;
-    explicit LoopbackTarget(bool register_backstore = true, std::uint32_t imm_data_offset = 68);
+    // it_iu_len: the receive buffer size of every channel this target opens.
+    explicit LoopbackTarget(bool register_backstore = true, std::uint32_t imm_data_offset = 68,
+                            std::uint32_t it_iu_len = 1024);
     ~LoopbackTarget();
 
     // Another channel: of the same nexus by default (for "other channels keep
@@ -72,6 +74,7 @@ public:
     Link& add_link(std::uint32_t imm_data_offset = 68, std::uint8_t initiator = 1);
 
     TempDir dir;
+    std::uint32_t it_iu_len;
     target::ScsiTarget scsi;
     std::shared_ptr<target::LogicalUnit> unit;
     target::TargetStats stats;

@@ -30,15 +30,15 @@ std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
 }
 // WRITE(16) of one 512-byte block whose data rides in the SRP_CMD.
 std::uint64_t write_immediate(LoopbackTarget::Link& l, std::uint64_t lba, const std::vector<std::uint8_t>& data,
-                              std::uint16_t lun = kFileLun) {
+                              std::uint16_t lun = kFileLun, std::uint32_t offset = kImmOffset) {
     const std::uint64_t tag = l.next_tag++;
     auto h = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
     h.tag = tag_of(tag);
     h.lun = scsi::encode_lun(lun);
     const auto cdb = rw16(0x8a, lba, static_cast<std::uint32_t>(data.size() / 512));
     std::copy(cdb.begin(), cdb.end(), h.cdb.begin());
-    std::vector<std::uint8_t> iu(2048);
-    iu.resize(*wire::encode_cmd_immediate(iu, h, kImmOffset, data));
+    std::vector<std::uint8_t> iu(offset + data.size());
+    iu.resize(*wire::encode_cmd_immediate(iu, h, offset, data));
     l.send(iu);
     return tag;
 }
@@ -50,14 +50,28 @@ std::vector<std::uint8_t> file_bytes(const std::string& path, std::uint64_t offs
     ::close(fd);
     return out;
 }
-// Every credit at once: each needs a posted receive, so a receive buffer
-// that was never reposted leaves one command unanswered.
+// The whole ring is posted again (none leaked, none posted twice), and
+// every credit at once is answered.
 void every_credit_answers(LoopbackTarget::Link& l) {
+    CHECK(l.target_side->posted_receives() == LoopbackTarget::kQueueDepth);
     const std::uint8_t tur[16] = {};
     for (std::uint32_t i = 0; i < LoopbackTarget::kQueueDepth; ++i) l.command(tur, false, 0, 0, kFileLun);
     const auto all = l.responses();
     REQUIRE(all.size() == LoopbackTarget::kQueueDepth);
     for (const auto& r : all) CHECK(r.status() == kGood);
+    CHECK(l.target_side->posted_receives() == LoopbackTarget::kQueueDepth);
+}
+// COMPARE AND WRITE of one block at lba, which holds its LBA range
+// exclusively while its medium read is in flight (hold the medium queue);
+// its data-out (verify: zeros, as WriteSpy reads, then the new block) comes
+// by RDMA READ from the link's memory.
+std::uint64_t compare_and_write(LoopbackTarget::Link& l, std::uint8_t lba, const std::vector<std::uint8_t>& block) {
+    std::fill(l.memory.begin(), l.memory.begin() + 512, 0);
+    std::copy(block.begin(), block.end(), l.memory.begin() + 512);
+    std::uint8_t caw[16] = {0x89};
+    caw[9] = lba;
+    caw[13] = 1;  // blocks
+    return l.command(caw, true, 0, 1024, kFileLun);
 }
 // Captures the write steps the channel submits; answers them in full.
 struct WriteSpy {
@@ -153,16 +167,7 @@ TEST_CASE("a write in place that waits for a busy LBA range keeps its buffer unt
     WriteSpy spy;
     spy.attach(t.medium_queue);
     t.medium_queue.hold = true;
-    // COMPARE AND WRITE of LBA 4 holds the range while its read is in
-    // flight; its data-out (verify: zeros as the medium reads, then the
-    // new block) comes by RDMA READ.
-    std::fill(l.memory.begin(), l.memory.begin() + 512, 0);
-    const auto caw_data = pattern(512, 17);
-    std::copy(caw_data.begin(), caw_data.end(), l.memory.begin() + 512);
-    std::uint8_t caw[16] = {0x89};
-    caw[9] = 4;   // LBA
-    caw[13] = 1;  // blocks
-    const auto caw_tag = l.command(caw, true, 0, 1024, kFileLun);
+    const auto caw_tag = compare_and_write(l, 4, pattern(512, 17));
     l.pump();
     REQUIRE(l.channel->medium_in_flight() == 1);
     const auto data = pattern(512, 55);
@@ -203,6 +208,7 @@ TEST_CASE("a channel closing with a write in place in flight drains once the wri
     t.medium_queue.hold = false;
     l.pump();
     CHECK(l.channel->drained());
+    CHECK(l.target_side->posted_receives() == 0);  // a closing channel posts nothing again
 }
 
 TEST_CASE("the receive ring puts immediate data on a page boundary whatever offset login granted",
@@ -232,5 +238,169 @@ TEST_CASE("the receive ring puts immediate data on a page boundary whatever offs
             CHECK(std::vector<std::uint8_t>(spy.buffers[i].begin(), spy.buffers[i].end()) == data);
         }
         CHECK(t.stats.immediate_in_place.load() == 2 * LoopbackTarget::kQueueDepth);
+    }
+}
+
+TEST_CASE("a write in place gives its receive buffer back before its response returns the credit",
+          "[loopback][medium][immediate]") {
+    LoopbackTarget t;
+    t.add_io_lun(kFileLun, 1 << 20);
+    auto& l = t.link();
+    WriteSpy spy;
+    spy.attach(t.medium_queue);
+    t.medium_queue.hold = true;
+    l.target_side->hold_completions(true);  // responses arrive, their send completions do not (no release())
+    write_immediate(l, 1, pattern(512, 4));
+    l.pump();
+    CHECK(l.target_side->posted_receives() == LoopbackTarget::kQueueDepth - 1);  // held by the write
+    t.medium_queue.hold = false;
+    auto r = l.response();
+    REQUIRE(r);
+    CHECK(r->status() == kGood);
+    CHECK(r->credits() == 1);
+    CHECK(l.target_side->posted_receives() == LoopbackTarget::kQueueDepth);  // before the credit was usable
+    l.target_side->hold_completions(false);
+    every_credit_answers(l);
+}
+
+TEST_CASE("a write in place that fails with EIO answers WRITE ERROR and gives its buffer back",
+          "[loopback][medium][immediate]") {
+    LoopbackTarget t;
+    t.add_io_lun(kFileLun, 1 << 20);
+    auto& l = t.link();
+    t.medium_queue.inject = [](const target::MediumOp& op) -> std::optional<target::MediumResult> {
+        if (op.kind == target::MediumOpKind::write) return std::unexpected(std::error_code(EIO, std::generic_category()));
+        return std::nullopt;
+    };
+    write_immediate(l, 0x20, pattern(512, 6));
+    auto r = l.response();
+    REQUIRE(r);
+    CHECK(r->status() == 2);
+    CHECK(to_hex(r->sense) == "f0 00 03 00 00 00 20 0a 00 00 00 00 0c 00 00 00 00 00");  // MEDIUM ERROR, WRITE ERROR, LBA 0x20
+    CHECK(t.stats.immediate_in_place.load() == 1);
+    t.medium_queue.inject = nullptr;
+    every_credit_answers(l);
+}
+
+TEST_CASE("ABORT TASK of a write in place that waits for a busy LBA range gives its buffer back at once",
+          "[loopback][medium][immediate][tmf]") {
+    LoopbackTarget t;
+    t.add_io_lun(kFileLun, 1 << 20);
+    auto& l = t.link();
+    WriteSpy spy;
+    spy.attach(t.medium_queue);
+    t.medium_queue.hold = true;
+    const auto caw_tag = compare_and_write(l, 6, pattern(512, 18));
+    l.pump();
+    REQUIRE(l.channel->medium_in_flight() == 1);
+    const auto victim = write_immediate(l, 6, pattern(512, 9));
+    CHECK(l.responses().empty());
+    CHECK(l.target_side->posted_receives() == LoopbackTarget::kQueueDepth - 1);  // the CAW's IU was reposted, the write's is held
+    const auto tmf = l.tmf(0x01, victim, kFileLun);
+    auto answered = l.responses();
+    REQUIRE(answered.size() == 1);  // the TMF: the victim had nothing posted
+    CHECK(answered[0].header.tag == tag_of(tmf));
+    CHECK(answered[0].credits() == 2);
+    CHECK(l.target_side->posted_receives() == LoopbackTarget::kQueueDepth);  // before the CAW is even done
+    t.medium_queue.hold = false;
+    auto rest = l.responses();
+    REQUIRE(rest.size() == 1);
+    CHECK(rest[0].header.tag == tag_of(caw_tag));
+    CHECK(spy.buffers.size() == 1);  // the CAW's write only: the aborted one never reached the medium
+    every_credit_answers(l);
+}
+
+TEST_CASE("a write in place that waited for a free request context is written in place too",
+          "[loopback][medium][immediate]") {
+    LoopbackTarget t;
+    t.add_io_lun(kFileLun, 1 << 20);
+    auto& l = t.link();
+    // Responses whose send completion never comes keep their contexts
+    // busy: 2 per credit, so the third round of writes waits for contexts.
+    l.target_side->hold_completions(true);
+    std::vector<std::vector<std::uint8_t>> data;
+    std::size_t answered = 0;
+    for (std::uint32_t i = 0; i < 3 * LoopbackTarget::kQueueDepth; ++i) {
+        data.push_back(pattern(512, static_cast<std::uint8_t>(30 + i)));
+        write_immediate(l, 100 + i, data.back());
+        if (i % LoopbackTarget::kQueueDepth == LoopbackTarget::kQueueDepth - 1) answered += l.responses().size();
+    }
+    CHECK(answered == 2 * LoopbackTarget::kQueueDepth);  // every context is busy
+    l.target_side->hold_completions(false);                 // contexts free up: the waiting IUs run from release()
+    answered += l.responses().size();
+    CHECK(answered == 3 * LoopbackTarget::kQueueDepth);
+    for (std::uint32_t i = 0; i < data.size(); ++i)
+        CHECK(file_bytes(t.dir.file("lun1"), (100 + i) * 512, 512) == data[i]);
+    // Each round's eight writes are in flight together: the eighth finds
+    // seven receives held and is copied (one receive always stays posted).
+    CHECK(t.stats.immediate_in_place.load() == 3 * (LoopbackTarget::kQueueDepth - 1));
+    every_credit_answers(l);
+}
+
+TEST_CASE("a target logout waits for a write in place, answers it, then logs out", "[loopback][medium][immediate]") {
+    LoopbackTarget t;
+    t.add_io_lun(kFileLun, 1 << 20);
+    auto& l = t.link();
+    WriteSpy spy;
+    spy.attach(t.medium_queue);
+    t.medium_queue.hold = true;
+    const auto writer = write_immediate(l, 3, pattern(512, 12));
+    l.pump();
+    l.control->request_logout(static_cast<std::uint32_t>(wire::TargetLogoutReason::no_reason));
+    CHECK(l.responses().empty());
+    CHECK(l.target_logouts.empty());
+    t.medium_queue.hold = false;
+    auto r = l.responses();
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].header.tag == tag_of(writer));
+    CHECK(r[0].status() == kGood);
+    CHECK(l.target_logouts.size() == 1);
+}
+
+TEST_CASE("one receive stays posted however many writes in place are in flight; the rest are copied",
+          "[loopback][medium][immediate]") {
+    LoopbackTarget t;
+    t.add_io_lun(kFileLun, 1 << 20);
+    auto& l = t.link();
+    WriteSpy spy;
+    spy.attach(t.medium_queue);
+    t.medium_queue.hold = true;
+    std::vector<std::vector<std::uint8_t>> data;
+    for (std::uint32_t i = 0; i < LoopbackTarget::kQueueDepth; ++i) {  // every credit
+        data.push_back(pattern(512, static_cast<std::uint8_t>(70 + i)));
+        write_immediate(l, 40 + i, data.back());
+    }
+    l.pump();
+    CHECK(l.channel->medium_in_flight() == LoopbackTarget::kQueueDepth);
+    CHECK(t.stats.immediate_in_place.load() == LoopbackTarget::kQueueDepth - 1);  // the last one was copied
+    CHECK(l.target_side->posted_receives() == 1);  // an SRP_I_LOGOUT (no credit) still finds a receive
+    REQUIRE(spy.buffers.size() == LoopbackTarget::kQueueDepth);
+    for (std::uint32_t i = 0; i < data.size(); ++i)
+        CHECK(std::vector<std::uint8_t>(spy.buffers[i].begin(), spy.buffers[i].end()) == data[i]);
+    t.medium_queue.hold = false;
+    const auto all = l.responses();
+    REQUIRE(all.size() == LoopbackTarget::kQueueDepth);
+    for (const auto& r : all) CHECK(r.status() == kGood);
+    every_credit_answers(l);
+}
+
+TEST_CASE("ib_srp-sized IUs: multi-block writes in place at offsets below and above a page", "[loopback][medium][immediate]") {
+    for (std::uint32_t offset : {68u, 4100u}) {
+        INFO("imm_data_offset " << offset);
+        LoopbackTarget t(true, offset, 8260);  // ib_srp's it_iu_len
+        t.add_io_lun(kFileLun, 1 << 20);
+        auto& l = t.link();
+        const std::uint32_t room = 8260 - offset;
+        for (std::uint32_t bytes : {512u, 4096u, room / 512 * 512}) {
+            INFO("bytes " << bytes);
+            const auto data = pattern(bytes, static_cast<std::uint8_t>(bytes >> 9));
+            write_immediate(l, 64, data, kFileLun, offset);
+            auto r = l.response();
+            REQUIRE(r);
+            CHECK(r->status() == kGood);
+            CHECK(file_bytes(t.dir.file("lun1"), 64 * 512, bytes) == data);
+        }
+        CHECK(t.stats.immediate_in_place.load() == 3);
+        every_credit_answers(l);
     }
 }

@@ -209,3 +209,34 @@ TEST_CASE("io_uring queue: registered (fixed) buffers are read and written in pl
     q.unregister_buffer(*slot);
     CHECK(q.fixed_buffers() == 0);
 }
+
+TEST_CASE("io_uring queue: a transfer finds the fixed buffer that holds it among many, and only that one",
+          "[backstore][uring]") {
+    UringQueue q;
+    std::vector<AlignedBuffer> memory;
+    for (int i = 0; i < 9; ++i) memory.emplace_back(std::size_t{4096} * static_cast<std::size_t>(1 + i % 3));
+    std::vector<unsigned> slots;
+    for (auto& m : memory) {
+        const auto slot = q.register_buffer(m.bytes());
+        REQUIRE(slot.has_value());
+        slots.push_back(*slot);
+    }
+    AlignedBuffer elsewhere(4096);
+    const auto check_all = [&](std::size_t gone) {
+        for (std::size_t i = 0; i < memory.size(); ++i) {
+            INFO("buffer " << i);
+            const auto all = memory[i].bytes();
+            const auto expected = i == gone ? std::nullopt : std::optional<unsigned>(slots[i]);
+            CHECK(q.fixed_slot(all) == expected);
+            CHECK(q.fixed_slot(all.first(512)) == expected);
+            CHECK(q.fixed_slot(all.last(512)) == expected);
+            // One byte past its end is not inside it (nor inside a neighbour as a whole).
+            CHECK_FALSE(q.fixed_slot(std::span<const std::uint8_t>(all.data() + all.size() - 512, 513)).has_value());
+        }
+        CHECK_FALSE(q.fixed_slot(elsewhere.bytes()).has_value());
+    };
+    check_all(memory.size());
+    q.unregister_buffer(slots[4]);
+    check_all(4);
+    CHECK(q.fixed_buffers() == memory.size() - 1);
+}

@@ -108,14 +108,16 @@ TEST_CASE("config: io= chooses how a file or block device is reached", "[config]
     CHECK_THROWS_WITH(parse({"--lun", "path=/tmp/a.img,io=fast"}), Catch::Contains("--lun io"));
 }
 
-TEST_CASE("config: --poller-nice takes auto or -20..19; auto is 5 on one usable CPU, 0 on more", "[config]") {
+TEST_CASE("config: --poller-nice takes auto or -20..19; auto is at least 5 on one usable CPU, inherited on more", "[config]") {
     CHECK_FALSE(parse({}).poller_nice.has_value());
     CHECK_FALSE(parse({"--poller-nice", "auto"}).poller_nice.has_value());
     CHECK(parse({"--poller-nice", "7"}).poller_nice == 7);
     CHECK(parse({"--poller-nice", "-20"}).poller_nice == -20);
     CHECK(parse({"--poller-nice", "19"}).poller_nice == 19);
-    CHECK(auto_poller_nice(1) == kSharedCpuPollerNice);
     CHECK(kSharedCpuPollerNice == 5);
-    CHECK(auto_poller_nice(2) == 0);
-    CHECK(auto_poller_nice(64) == 0);
+    CHECK(auto_poller_nice(1, 0) == 5);
+    CHECK(auto_poller_nice(1, -5) == 5);
+    CHECK(auto_poller_nice(1, 10) == 10);  // never raises the priority it was started with
+    CHECK_FALSE(auto_poller_nice(2, 0).has_value());
+    CHECK_FALSE(auto_poller_nice(64, 10).has_value());
 }
