@@ -28,7 +28,7 @@ std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
     for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(seed + i * 7 + (i >> 5));
     return v;
 }
-// WRITE(16) of one 512-byte block whose data rides in the SRP_CMD.
+// WRITE(16) of data (whole 512-byte blocks) that rides in the SRP_CMD at offset.
 std::uint64_t write_immediate(LoopbackTarget::Link& l, std::uint64_t lba, const std::vector<std::uint8_t>& data,
                               std::uint16_t lun = kFileLun, std::uint32_t offset = kImmOffset) {
     const std::uint64_t tag = l.next_tag++;
@@ -84,6 +84,18 @@ struct WriteSpy {
         };
     }
 };
+// An io LUN whose medium steps a WriteSpy answers, held (in flight) until
+// t.medium_queue.hold is cleared.
+struct HeldMedium {
+    LoopbackTarget t;
+    LoopbackTarget::Link& l;
+    WriteSpy spy;
+    HeldMedium() : l(t.link()) {
+        t.add_io_lun(kFileLun, 1 << 20);
+        spy.attach(t.medium_queue);
+        t.medium_queue.hold = true;
+    }
+};
 }  // namespace
 
 TEST_CASE("immediate data reaches an io backstore from its page-aligned receive buffer, with no bounce copy",
@@ -108,12 +120,8 @@ TEST_CASE("immediate data reaches an io backstore from its page-aligned receive 
 
 TEST_CASE("a receive buffer whose data is being written is not reposted until the write completes",
           "[loopback][medium][immediate]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     const auto data = pattern(512, 99);
     const auto writer = write_immediate(l, 5, data);
     l.pump();
@@ -140,12 +148,8 @@ TEST_CASE("a receive buffer whose data is being written is not reposted until th
 
 TEST_CASE("ABORT TASK of a write in place: the buffer is reposted once the write drains, and the credit returns",
           "[loopback][medium][immediate][tmf]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     const auto victim = write_immediate(l, 9, pattern(512, 3));
     l.pump();
     REQUIRE(l.channel->medium_in_flight() == 1);
@@ -161,12 +165,8 @@ TEST_CASE("ABORT TASK of a write in place: the buffer is reposted once the write
 
 TEST_CASE("a write in place that waits for a busy LBA range keeps its buffer until it is written",
           "[loopback][medium][immediate]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     const auto caw_tag = compare_and_write(l, 4, pattern(512, 17));
     l.pump();
     REQUIRE(l.channel->medium_in_flight() == 1);
@@ -193,12 +193,8 @@ TEST_CASE("a write in place that waits for a busy LBA range keeps its buffer unt
 
 TEST_CASE("a channel closing with a write in place in flight drains once the write completes",
           "[loopback][medium][immediate]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     write_immediate(l, 2, pattern(512, 8));
     l.pump();
     l.control->request_disconnect("test");
@@ -222,14 +218,7 @@ TEST_CASE("the receive ring puts immediate data on a page boundary whatever offs
         spy.attach(t.medium_queue);
         for (std::uint64_t i = 0; i < 2 * LoopbackTarget::kQueueDepth; ++i) {
             const auto data = pattern(512, static_cast<std::uint8_t>(offset + i));
-            auto h = wire::make_iu<wire::CmdHeader>(wire::Opcode::cmd);
-            h.tag = tag_of(l.next_tag++);
-            h.lun = scsi::encode_lun(kFileLun);
-            const auto cdb = rw16(0x8a, i, 1);
-            std::copy(cdb.begin(), cdb.end(), h.cdb.begin());
-            std::vector<std::uint8_t> iu(2048);
-            iu.resize(*wire::encode_cmd_immediate(iu, h, offset, data));
-            l.send(iu);
+            write_immediate(l, i, data, kFileLun, offset);
             auto r = l.response();
             REQUIRE(r);
             CHECK(r->status() == kGood);
@@ -243,12 +232,8 @@ TEST_CASE("the receive ring puts immediate data on a page boundary whatever offs
 
 TEST_CASE("a write in place gives its receive buffer back before its response returns the credit",
           "[loopback][medium][immediate]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     l.target_side->hold_completions(true);  // responses arrive, their send completions do not (no release())
     write_immediate(l, 1, pattern(512, 4));
     l.pump();
@@ -284,12 +269,8 @@ TEST_CASE("a write in place that fails with EIO answers WRITE ERROR and gives it
 
 TEST_CASE("ABORT TASK of a write in place that waits for a busy LBA range gives its buffer back at once",
           "[loopback][medium][immediate][tmf]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     const auto caw_tag = compare_and_write(l, 6, pattern(512, 18));
     l.pump();
     REQUIRE(l.channel->medium_in_flight() == 1);
@@ -338,12 +319,8 @@ TEST_CASE("a write in place that waited for a free request context is written in
 }
 
 TEST_CASE("a target logout waits for a write in place, answers it, then logs out", "[loopback][medium][immediate]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     const auto writer = write_immediate(l, 3, pattern(512, 12));
     l.pump();
     l.control->request_logout(static_cast<std::uint32_t>(wire::TargetLogoutReason::no_reason));
@@ -359,12 +336,8 @@ TEST_CASE("a target logout waits for a write in place, answers it, then logs out
 
 TEST_CASE("one receive stays posted however many writes in place are in flight; the rest are copied",
           "[loopback][medium][immediate]") {
-    LoopbackTarget t;
-    t.add_io_lun(kFileLun, 1 << 20);
-    auto& l = t.link();
-    WriteSpy spy;
-    spy.attach(t.medium_queue);
-    t.medium_queue.hold = true;
+    HeldMedium m;
+    auto& [t, l, spy] = m;
     std::vector<std::vector<std::uint8_t>> data;
     for (std::uint32_t i = 0; i < LoopbackTarget::kQueueDepth; ++i) {  // every credit
         data.push_back(pattern(512, static_cast<std::uint8_t>(70 + i)));
