@@ -35,9 +35,7 @@ std::optional<unsigned> UringQueue::register_buffer(std::span<std::uint8_t> memo
     __u64 tag = 0;
     if (io_uring_register_buffers_update_tag(&ring_, slot, &v, &tag, 1) != 1) return std::nullopt;
     free_fixed_.pop_back();
-    const auto at = std::upper_bound(registered_.begin(), registered_.end(), memory.data(),
-                                     [](const std::uint8_t* a, const Fixed& f) { return a < f.memory.data(); });
-    registered_.insert(at, Fixed{slot, memory});
+    registered_.insert(first_starting_after(memory.data()), Fixed{slot, memory});
     return slot;
 }
 
@@ -65,11 +63,15 @@ UringQueue::~UringQueue() {
     io_uring_queue_exit(&ring_);
 }
 
+std::vector<UringQueue::Fixed>::const_iterator UringQueue::first_starting_after(const std::uint8_t* at) const noexcept {
+    return std::upper_bound(registered_.begin(), registered_.end(), at,
+                            [](const std::uint8_t* a, const Fixed& f) { return a < f.memory.data(); });
+}
+
 std::optional<unsigned> UringQueue::fixed_slot(std::span<const std::uint8_t> bytes) const noexcept {
     // The registration starting at or below bytes is the only candidate
     // (registrations do not overlap: each is one channel's own memory).
-    auto it = std::upper_bound(registered_.begin(), registered_.end(), bytes.data(),
-                               [](const std::uint8_t* a, const Fixed& f) { return a < f.memory.data(); });
+    auto it = first_starting_after(bytes.data());
     if (it == registered_.begin()) return std::nullopt;
     const Fixed& f = *--it;
     if (bytes.data() + bytes.size() <= f.memory.data() + f.memory.size()) return f.slot;

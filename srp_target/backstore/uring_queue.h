@@ -73,6 +73,8 @@ private:
         std::span<std::uint8_t> memory;
     };
     std::vector<Fixed> registered_;     // the fixed buffer slots in use, by address (binary search per I/O)
+    // The first registration that starts above at (registered_ is sorted by start).
+    std::vector<Fixed>::const_iterator first_starting_after(const std::uint8_t* at) const noexcept;
     std::vector<unsigned> free_fixed_;  // empty when the kernel has no sparse buffer table
 };
 

@@ -9,7 +9,6 @@
 #include <charconv>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 namespace po = boost::program_options;
 
